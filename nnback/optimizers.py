@@ -1,0 +1,108 @@
+"""Optimizers: SGD (with momentum or Nesterov momentum) and Adam, updating parameters in place.
+
+L2 weight decay adds ``weight_decay * w`` to the gradient of each weight matrix (biases are not
+decayed, as in Nielsen's network2). Hyperparameters are Python floats, so a float32 network stays
+float32. State (velocities, moments) is created lazily with ``zeros_like``: same device, same dtype.
+"""
+
+from __future__ import annotations
+
+import math
+
+from array_api_compat import array_namespace
+
+
+def _gradients(model, weight_decay: float):
+    """(parameter, gradient) pairs with L2 decay folded into the weights' gradients."""
+    for layer in model.layers:
+        dw = layer.dw if weight_decay == 0.0 else layer.dw + weight_decay * layer.w
+        yield layer.w, dw
+        yield layer.b, layer.db
+
+
+class SGD:
+    """p ← p − lr·g; with momentum μ: v ← μv + g, p ← p − lr·v (Nesterov: p ← p − lr·(g + μv))."""
+
+    def __init__(self, lr: float = 0.1, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0):
+        if nesterov and momentum <= 0.0:
+            raise ValueError("Nesterov momentum needs --momentum > 0")
+        self.lr, self.momentum, self.nesterov, self.weight_decay = float(lr), float(momentum), nesterov, float(weight_decay)
+        self.velocity: list = []
+
+    def step(self, model) -> None:
+        pairs = list(_gradients(model, self.weight_decay))
+        if self.momentum == 0.0:
+            for p, g in pairs:
+                p -= self.lr * g
+            return
+        if not self.velocity:
+            self.velocity = [array_namespace(p).zeros_like(p) for p, _ in pairs]
+        for (p, g), v in zip(pairs, self.velocity):
+            v *= self.momentum
+            v += g
+            p -= self.lr * (g + self.momentum * v) if self.nesterov else self.lr * v
+
+    def state(self) -> dict:
+        return {"velocity": self.velocity}
+
+    def load_state(self, state: dict) -> None:
+        self.velocity = list(state.get("velocity", []))
+
+    def __repr__(self) -> str:
+        kind = "nesterov" if self.nesterov else "momentum"
+        extra = f", {kind}={self.momentum}" if self.momentum else ""
+        return f"SGD(lr={self.lr}{extra}, weight_decay={self.weight_decay})"
+
+
+class Adam:
+    """Kingma & Ba (2015): m ← β1·m + (1−β1)g, v ← β2·v + (1−β2)g², p ← p − lr·m̂ / (√v̂ + ε)."""
+
+    def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0):
+        self.lr, self.beta1, self.beta2, self.eps = float(lr), float(beta1), float(beta2), float(eps)
+        self.weight_decay = float(weight_decay)
+        self.t = 0
+        self.m: list = []
+        self.v: list = []
+
+    def step(self, model) -> None:
+        pairs = list(_gradients(model, self.weight_decay))
+        if not self.m:
+            self.m = [array_namespace(p).zeros_like(p) for p, _ in pairs]
+            self.v = [array_namespace(p).zeros_like(p) for p, _ in pairs]
+        self.t += 1
+        correction1 = 1.0 - self.beta1**self.t
+        correction2 = 1.0 - self.beta2**self.t
+        # m̂ / (√v̂ + ε) with the bias corrections folded into two Python scalars, so each
+        # parameter costs one update expression: lr·√c2/c1 · m / (√v + ε·√c2).
+        step_size = self.lr * math.sqrt(correction2) / correction1
+        eps = self.eps * math.sqrt(correction2)
+        for (p, g), m, v in zip(pairs, self.m, self.v):
+            xp = array_namespace(p)
+            m *= self.beta1
+            m += (1.0 - self.beta1) * g
+            v *= self.beta2
+            v += (1.0 - self.beta2) * (g * g)
+            p -= step_size * m / (xp.sqrt(v) + eps)
+
+    def state(self) -> dict:
+        return {"m": self.m, "v": self.v, "t": self.t}
+
+    def load_state(self, state: dict) -> None:
+        self.m, self.v, self.t = list(state.get("m", [])), list(state.get("v", [])), int(state.get("t", 0))
+
+    def __repr__(self) -> str:
+        return f"Adam(lr={self.lr}, betas=({self.beta1}, {self.beta2}), eps={self.eps}, weight_decay={self.weight_decay})"
+
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
+
+
+def make_optimizer(name: str, lr: float, momentum: float = 0.9, weight_decay: float = 0.0, **adam):
+    """Build an optimizer by CLI name: sgd, momentum, nesterov or adam."""
+    if name == "sgd":
+        return SGD(lr, 0.0, weight_decay=weight_decay)
+    if name in ("momentum", "nesterov"):
+        return SGD(lr, momentum, nesterov=name == "nesterov", weight_decay=weight_decay)
+    if name == "adam":
+        return Adam(lr, weight_decay=weight_decay, **adam)
+    raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")

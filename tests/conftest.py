@@ -1,0 +1,80 @@
+"""Shared fixtures: every backend test is written once and runs on numpy, array-api-strict and
+(where a GPU is present) cupy. ``NNBACK_TEST_BACKENDS`` (comma-separated) narrows the set, which is
+how the nox ``tests`` session runs one backend per session."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+import nnback
+from nnback.backend import BackendUnavailable, get_backend
+
+ALL_BACKENDS = ("numpy", "array_api_strict", "cupy")
+
+
+def _selected() -> tuple[str, ...]:
+    chosen = os.environ.get("NNBACK_TEST_BACKENDS")
+    return tuple(name.strip() for name in chosen.split(",")) if chosen else ALL_BACKENDS
+
+
+def make_backend(name: str, dtype: str = "float64"):
+    """A Backend for a test, or a pytest skip naming what is missing."""
+    if name == "numpy":
+        return get_backend("cpu", dtype)
+    if name == "array_api_strict":
+        strict = pytest.importorskip("array_api_strict")
+        # Strict with the features an MLP must not rely on switched off, on its fake non-CPU
+        # device, so a forgotten device= or a host round trip fails here instead of on a GPU.
+        strict.set_array_api_strict_flags(boolean_indexing=False, data_dependent_shapes=False)
+        return get_backend(strict, dtype, array_device=strict.Device("device1"))
+    if name == "cupy":
+        try:
+            return get_backend("cuda", dtype)
+        except BackendUnavailable as error:
+            if os.environ.get("NNBACK_REQUIRE_GPU") == "1":
+                raise
+            pytest.skip(str(error))
+    raise ValueError(name)
+
+
+def _params():
+    marks = {"cupy": [pytest.mark.cuda]}
+    return [pytest.param(name, marks=marks.get(name, [])) for name in _selected()]
+
+
+@pytest.fixture(params=_params())
+def backend_name(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def backend(backend_name):
+    """A float64 backend (gradient checks and exact comparisons want float64)."""
+    return make_backend(backend_name, "float64")
+
+
+@pytest.fixture
+def backend32(backend_name):
+    """A float32 backend, nnback's default dtype."""
+    return make_backend(backend_name, "float32")
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+def assert_close(actual, expected, rtol: float = 1e-7, atol: float = 0.0) -> None:
+    """Compare any backend's array with a host array, through the one door to NumPy."""
+    np.testing.assert_allclose(nnback.to_numpy(actual), np.asarray(expected), rtol=rtol, atol=atol)
+
+
+@pytest.fixture(scope="session")
+def mnist_small():
+    """A small real-MNIST dataset (2,000 train / 500 val / 1,000 test) for quick end-to-end tests."""
+    data = nnback.load_mnist(val_size=10_000)
+    cut = lambda split, n: nnback.data.Split(split.images[:n], split.labels[:n])  # noqa: E731
+    return nnback.Dataset(cut(data.train, 2000), cut(data.val, 500), cut(data.test, 1000), data.source)
