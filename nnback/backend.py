@@ -32,7 +32,10 @@ class Backend:
 
     def asarray(self, host, dtype=None):
         """Upload a host array; floating data is cast on the host first, so every backend gets
-        the same bits. ``dtype`` overrides the float dtype (pass ``self.xp.int64`` for labels)."""
+        the same bits. ``dtype`` overrides the float dtype (pass ``self.xp.int64`` for labels).
+
+        On NumPy the result may share memory with ``host``: copy arrays you will update in place.
+        """
         host = np.asarray(host)
         if dtype is None:
             dtype = self.dtype if host.dtype.kind == "f" else None

@@ -193,3 +193,7 @@ def _check(config: TrainConfig) -> None:
         raise InputError(f"--lr must be positive, got {config.lr}")
     if config.val_size < 0:
         raise InputError(f"--val-size must be 0 or more, got {config.val_size}")
+
+
+if __name__ == "__main__":
+    main()

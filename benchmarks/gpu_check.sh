@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The GPU check: on a machine with one NVIDIA GPU and CuPy, run nnback's CUDA tests (parity with
+# NumPy included), the whole test suite on the cupy backend, the GPU benchmark and one end-to-end
+# `nnback train --device cuda`, writing everything as JSON/XML/logs into OUTDIR. Needs no network:
+# pure-Python wheels missing there (array-api-compat, array-api-strict) can be brought in .whl/.
+#
+#   bash benchmarks/gpu_check.sh OUTDIR        (about 3 minutes on an H100)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-gpu-check-results}
+mkdir -p "$out"
+python=${PYTHON:-python3}
+if compgen -G ".whl/*.whl" >/dev/null; then
+  $python -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/nnback-site .whl/*.whl
+  export PYTHONPATH=/tmp/nnback-site
+fi
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+# No TF32 anywhere: CuPy's default, made explicit, and the same arithmetic for PyTorch.
+export CUPY_TF32=0 NVIDIA_TF32_OVERRIDE=0 NNBACK_REQUIRE_GPU=1 PYTHONUNBUFFERED=1
+status=0
+step() { echo "== $1"; shift; "$@" || { echo "!! failed ($?): $*"; status=1; }; }
+
+step "GPU" bash -c "nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee '$out/nvidia-smi.csv'"
+step "CUDA tests" env NNBACK_PARITY_OUT="$out/parity.json" \
+  $python -m pytest -q -m cuda -rs --junitxml="$out/cuda-tests.xml" tests
+step "whole suite on cupy" env NNBACK_TEST_BACKENDS=cupy \
+  $python -m pytest -q -m "not slow" -x --junitxml="$out/cupy-suite.xml" tests
+step "benchmark" $python benchmarks/bench_gpu.py --json "$out/bench_gpu.json"
+step "nnback train --device cuda" $python -m nnback.cli train --device cuda --metrics-out "$out/train_cuda.json"
+exit $status

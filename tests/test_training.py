@@ -1,0 +1,75 @@
+"""The training loop: one step shared by full-batch and mini-batch training, and learning."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nnback
+from nnback.losses import get_loss
+from nnback.model import MLP
+from nnback.optimizers import make_optimizer
+from nnback.training import Batches, Evaluation, fit
+
+
+def toy_problem(backend, rng, n=64):
+    """Two Gaussian blobs per class, 3 classes, 8 features: learnable in a few steps."""
+    centres = rng.standard_normal((3, 8)) * 2.0
+    labels = rng.integers(0, 3, n)
+    x = centres[labels] + rng.standard_normal((n, 8)) * 0.5
+    return backend.asarray(x), backend.asarray(labels, backend.xp.int64)
+
+
+def trained_weights(backend, x, y, batch_size, epochs, seed=0):
+    init_rng, shuffle_rng, _ = nnback.backend.seeded_generators(seed)
+    model = MLP.create([8, 6, 3], backend, init_rng, "tanh", "softmax", "xavier")
+    fit(model, get_loss("cross-entropy"), make_optimizer("momentum", 0.1), Batches(x, y, batch_size, shuffle_rng), epochs)
+    return [nnback.to_numpy(p) for p in model.parameters()]
+
+
+def test_full_batch_equals_mini_batch_of_the_whole_set(backend, rng):
+    x, y = toy_problem(backend, rng)
+    full = trained_weights(backend, x, y, None, 5)
+    # A single mini-batch of all n samples is the whole set in shuffled order; the gradient is a
+    # mean over the same samples, so only the summation order differs (float64: ~1e-15).
+    mini = trained_weights(backend, x, y, 64, 5)
+    for a, b in zip(full, mini):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+
+
+def test_training_learns_the_toy_problem(backend, rng):
+    x, y = toy_problem(backend, rng)
+    init_rng, shuffle_rng, _ = nnback.backend.seeded_generators(0)
+    model = MLP.create([8, 16, 3], backend, init_rng, "relu", "softmax", "he")
+    history = fit(model, get_loss("cross-entropy"), make_optimizer("adam", 0.01), Batches(x, y, 16, shuffle_rng),
+                  20, Evaluation({"train": (x, y)}), report_every=5)
+    assert [entry["epoch"] for entry in history] == [5, 10, 15, 20]
+    assert history[-1]["train_loss"] < history[0]["train_loss"] / 2
+    assert history[-1]["train_accuracy"] > 0.95
+
+
+def test_history_reports_every_k_full_batch_iterations(backend, rng):
+    x, y = toy_problem(backend, rng)
+    init_rng, _, _ = nnback.backend.seeded_generators(0)
+    model = MLP.create([8, 3], backend, init_rng, [], "softmax", "uniform")
+    history = fit(model, get_loss("cross-entropy"), make_optimizer("sgd", 0.5), Batches(x, y), 7,
+                  Evaluation({"test": (x, y)}), report_every=3)
+    assert [entry["epoch"] for entry in history] == [3, 6, 7]
+    assert all(entry["seconds"] >= 0 for entry in history)
+
+
+def test_batches_cover_every_sample_once_per_epoch(backend, rng):
+    x = backend.asarray(np.arange(10.0).reshape(10, 1))
+    y = backend.asarray(np.arange(10), backend.xp.int64)
+    batches = Batches(x, y, 4, np.random.default_rng(0))
+    seen = np.concatenate([nnback.to_numpy(yb) for _, yb in batches.epoch()])
+    assert sorted(seen.tolist()) == list(range(10))
+    assert [int(xb.shape[0]) for xb, _ in batches.epoch()] == [4, 4, 2]
+
+
+def test_diverging_training_names_the_epoch(backend, rng):
+    x, y = toy_problem(backend, rng)
+    init_rng, shuffle_rng, _ = nnback.backend.seeded_generators(0)
+    model = MLP.create([8, 16, 3], backend, init_rng, "relu", "identity", "normal")
+    with pytest.raises(nnback.training.TrainingDiverged, match="epoch 1.*smaller learning rate"):
+        fit(model, get_loss("quadratic"), make_optimizer("sgd", 1e6), Batches(x, y, 8, shuffle_rng), 3)
