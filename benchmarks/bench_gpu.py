@@ -91,17 +91,21 @@ class TorchRunner:
             return float((self.model(self.test[0]).argmax(1) == self.test[1]).float().mean())
 
 
-def timed(runner, sync, repeats: int) -> dict:
-    runner.epoch()  # warm-up: allocations, cuBLAS heuristics, kernel compilation
-    seconds = []
-    for _ in range(repeats):
-        sync()
-        start = time.perf_counter()
+def timed(runners: dict, syncs: dict, repeats: int) -> dict:
+    """Seconds per epoch of each runner, their epochs interleaved so that a noisy host slows
+    every system alike; one warm-up epoch each (allocations, cuBLAS heuristics, compilation)."""
+    for runner in runners.values():
         runner.epoch()
-        sync()
-        seconds.append(time.perf_counter() - start)
-    return {"median_s": statistics.median(seconds), "min_s": min(seconds), "all_s": seconds,
-            "accuracy": runner.accuracy()}
+    seconds = {name: [] for name in runners}
+    for _ in range(repeats):
+        for name, runner in runners.items():
+            syncs[name]()
+            start = time.perf_counter()
+            runner.epoch()
+            syncs[name]()
+            seconds[name].append(time.perf_counter() - start)
+    return {name: {"median_s": statistics.median(values), "min_s": min(values), "all_s": values,
+                   "accuracy": runners[name].accuracy()} for name, values in seconds.items()}
 
 
 def kernels_per_step(runner, torch) -> dict:
@@ -158,7 +162,7 @@ def machine(cupy, torch) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", help="write the results here")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--cpu-repeats", type=int, default=2, help="timed NumPy epochs (slow)")
     args = parser.parse_args()
     import cupy
@@ -178,18 +182,22 @@ def main() -> None:
     for case, batch_size in CASES.items():
         row = {"batch_size": batch_size or len(data.train)}
         runner = NnbackRunner(gpu, data, batch_size)
-        row["nnback_cupy"] = timed(runner, sync, args.repeats)
+        runners, syncs = {"nnback_cupy": runner}, {"nnback_cupy": sync}
+        if torch is not None:
+            runners["torch_cuda"], syncs["torch_cuda"] = TorchRunner(torch, data, batch_size), torch.cuda.synchronize
+        row.update(timed(runners, syncs, args.repeats))
+        if torch is not None:
+            row["ratio_cupy_over_torch"] = row["nnback_cupy"]["median_s"] / row["torch_cuda"]["median_s"]
+        if batch_size is not None:
+            row["nnback_cupy"].update(host_enqueue_per_step(runner, cupy, steps=min(200, 50_000 // batch_size)))
         if batch_size == 128:
-            row["nnback_cupy"].update(host_enqueue_per_step(runner, cupy))
             if torch is not None:
                 try:
                     row["nnback_cupy"].update(kernels_per_step(runner, torch))
                 except Exception as error:  # profiling is evidence, not the benchmark itself
                     row["nnback_cupy"]["kernel_count_error"] = repr(error)
-        if torch is not None:
-            row["torch_cuda"] = timed(TorchRunner(torch, data, batch_size), torch.cuda.synchronize, args.repeats)
-            row["ratio_cupy_over_torch"] = row["nnback_cupy"]["median_s"] / row["torch_cuda"]["median_s"]
-        row["nnback_numpy"] = timed(NnbackRunner(cpu, data, batch_size), lambda: None, args.cpu_repeats)
+        numpy_runner = NnbackRunner(cpu, data, batch_size)
+        row.update(timed({"nnback_numpy": numpy_runner}, {"nnback_numpy": lambda: None}, args.cpu_repeats))
         row["speedup_cupy_over_numpy"] = row["nnback_numpy"]["median_s"] / row["nnback_cupy"]["median_s"]
         for system in ("nnback_cupy", "torch_cuda", "nnback_numpy"):
             if system in row:

@@ -41,7 +41,9 @@ def _relu(z):
 
 
 def _relu_backward(a, da):
-    return array_namespace(a, da).where(a > 0.0, da, 0.0)
+    # a = max(z, 0) is never negative, so sign(a) is exactly the 0/1 derivative mask: one kernel
+    # fewer than where(a > 0, da, 0), and several times faster on NumPy (benchmarks/).
+    return da * array_namespace(a).sign(a)
 
 
 def _tanh(z):
