@@ -15,11 +15,13 @@ from pathlib import Path
 import click
 
 from .activations import ACTIVATIONS
+from .augment import AUGMENTATIONS
 from .backend import DTYPES, BackendUnavailable
-from .data import DataError, load_mnist
+from .data import DataError
 from .initializers import INITIALIZERS
 from .losses import LOSSES
 from .optimizers import OPTIMIZERS
+from .presets import PRESETS, get_preset
 from .runner import SCHEDULES, TrainConfig, train
 from .training import TrainingDiverged
 
@@ -38,6 +40,14 @@ def _layers(text: str) -> list[int]:
     if len(sizes) < 2 or min(sizes) < 1:
         raise InputError(f"--layers {text!r}: need at least two positive sizes, such as 784,100,10")
     return sizes
+
+
+def _rates(text: str) -> float | list[float]:
+    try:
+        rates = [float(part) for part in text.replace(" ", "").split(",")]
+    except ValueError:
+        raise InputError(f"--dropout {text!r}: give a rate such as 0.2, or one rate per hidden layer: 0.2,0.5") from None
+    return rates[0] if len(rates) == 1 else rates
 
 
 def _writable(path: str | None, option: str) -> None:
@@ -107,6 +117,7 @@ def _choice(names) -> click.Choice:
 
 
 @main.command("train")
+@click.option("--preset", type=_choice(PRESETS), help="Start from a named recipe (see `nnback presets`); options override it.")
 @click.option("--device", type=_choice(["cpu", "cuda"]), help="cpu (NumPy) or cuda (CuPy).  [default: cpu]")
 @click.option("--layers", help="Layer sizes, comma-separated.  [default: 784,512,512,10]")
 @click.option("--activation", type=_choice(ACTIVATIONS), help="Hidden-layer activation.  [default: relu]")
@@ -118,6 +129,11 @@ def _choice(names) -> click.Choice:
 @click.option("--momentum", type=float, help="Momentum for momentum/nesterov.  [default: 0.9]")
 @click.option("--weight-decay", type=float, help="L2 weight decay on the weights.  [default: 0]")
 @click.option("--schedule", type=_choice(SCHEDULES), help="Learning-rate schedule.  [default: cosine]")
+@click.option("--warmup-epochs", type=float, help="Linear learning-rate warm-up, in epochs.  [default: 0]")
+@click.option("--dropout", "dropout_text", help="Dropout rate after each hidden layer, or one per hidden layer (0.2,0.5).  [default: 0]")
+@click.option("--input-dropout", type=float, help="Dropout rate on the input pixels.  [default: 0]")
+@click.option("--augment", type=_choice(AUGMENTATIONS), help="Augment each batch on the device.  [default: none]")
+@click.option("--early-stopping", "patience", type=int, help="Stop after N reports without a better validation accuracy; keep the best weights.")
 @click.option("--batch-size", type=int, help="Mini-batch size.  [default: 128]")
 @click.option("--full-batch", is_flag=True, default=None, help="Full-batch gradient descent (--epochs counts iterations).")
 @click.option("--epochs", type=int, help="Epochs, or iterations with --full-batch.  [default: 12]")
@@ -129,20 +145,32 @@ def _choice(names) -> click.Choice:
 @click.option("--metrics-out", type=click.Path(), help="Write the run's metrics as JSON to this file.")
 @click.option("--quiet", is_flag=True, help="Print only the final summary.")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
-def train_command(data_path, metrics_out, quiet, debug, full_batch, layers, **options) -> None:
+def train_command(data_path, metrics_out, quiet, debug, full_batch, layers, preset, dropout_text, **options) -> None:
     """Train a network on MNIST and report its accuracy.
 
     With no options this runs nnback's default recipe: [784, 512, 512, 10] ReLU, softmax
     cross-entropy, SGD with momentum and a cosine learning-rate schedule, 12 epochs.
     """
     try:
-        _train(data_path, metrics_out, quiet, full_batch, layers, options)
+        if layers is not None:
+            options["layers"] = _layers(layers)
+        if dropout_text is not None:
+            options["dropout"] = _rates(dropout_text)
+        _train(data_path, metrics_out, quiet, preset, full_batch, options)
     except (InputError, click.ClickException):
         raise
     except Exception as error:
         if debug:
             raise
         raise _as_click_error(error) from None
+
+
+@main.command("presets")
+def presets_command() -> None:
+    """List the named recipes for `nnback train --preset NAME`."""
+    for name, preset in PRESETS.items():
+        click.echo(f"{name:13} {preset.description}")
+        click.echo(f"{'':13} reported by the original: {preset.reported}")
 
 
 def _as_click_error(error: Exception) -> click.ClickException:
@@ -153,16 +181,16 @@ def _as_click_error(error: Exception) -> click.ClickException:
     return click.ClickException(f"{type(error).__name__}: {error} (run with --debug for the traceback)")
 
 
-def _train(data_path, metrics_out, quiet, full_batch, layers, options) -> None:
+def _train(data_path, metrics_out, quiet, preset, full_batch, options) -> None:
     given = {name: value for name, value in options.items() if value is not None}
-    if layers is not None:
-        given["layers"] = _layers(layers)
     if full_batch:
         given["batch_size"] = None
-    config = TrainConfig().replace(**given)
+    base = get_preset(preset).values if preset else {}
+    config = TrainConfig().replace(**{**base, **given})
+    if data_path is not None:
+        config = config.replace(data=data_path)
     _check(config)
     _writable(metrics_out, "--metrics-out")
-    data = load_mnist(data_path, val_size=config.val_size) if data_path else None
     unit = "iter" if config.batch_size is None else "epoch"
     progress = Progress(sys.stderr.isatty() and not quiet, config.epochs)
 
@@ -172,10 +200,10 @@ def _train(data_path, metrics_out, quiet, full_batch, layers, options) -> None:
         if not quiet:
             click.echo(_report_line(stats, config.epochs, unit))
 
-    result = train(config, data, on_report=report, on_step=progress.step)
-    metrics = result.metrics
+    result = train(config, on_report=report, on_step=progress.step)
+    metrics = {"preset": preset, **result.metrics}
     click.echo(
-        f"test accuracy {100 * metrics['test_accuracy']:.2f}% after {config.epochs} {unit}s "
+        f"test accuracy {100 * metrics['test_accuracy']:.2f}% after {result.history[-1]['epoch']} {unit}s "
         f"({metrics['train_seconds']:.1f} s of training on {metrics['backend']} {metrics['dtype']})"
     )
     if metrics_out:

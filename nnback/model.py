@@ -12,6 +12,7 @@ from array_api_compat import device as device_of
 
 from .activations import Activation, get_activation
 from .initializers import initial_parameters
+from .rng import keep_mask, stream_key
 
 
 class Dense:
@@ -44,16 +45,25 @@ class Dense:
 
 class MLP:
     """A fully connected network: ``sizes`` like [784, 30, 10], one activation per hidden layer
-    and one output activation (applied by the loss, fused where that is exact and stable)."""
+    and one output activation (applied by the loss, fused where that is exact and stable).
 
-    def __init__(self, layers: list[Dense], hidden: list[Activation], output: Activation):
+    ``dropout`` holds one rate per layer *input* (index 0: the pixels); dropout acts only in
+    training steps that pass a ``noise_key``, so evaluation needs no switch.
+    """
+
+    def __init__(self, layers: list[Dense], hidden: list[Activation], output: Activation, dropout=None):
         if len(hidden) != len(layers) - 1:
             raise ValueError(f"{len(layers)} layers need {len(layers) - 1} hidden activations, got {len(hidden)}")
-        self.layers, self.hidden, self.output = layers, hidden, output
+        dropout = [0.0] * len(layers) if dropout is None else [float(rate) for rate in dropout]
+        if len(dropout) != len(layers) or not all(0.0 <= rate < 1.0 for rate in dropout):
+            raise ValueError(f"dropout needs {len(layers)} rates in [0, 1), one per layer input, got {dropout}")
+        self.layers, self.hidden, self.output, self.dropout = layers, hidden, output, dropout
         self._inputs: list = []
+        self._outputs: list = []
+        self._masks: list = []
 
     @classmethod
-    def create(cls, sizes, backend, rng, activation="relu", output="softmax", init="he"):
+    def create(cls, sizes, backend, rng, activation="relu", output="softmax", init="he", dropout=None):
         """Build a network on ``backend`` with weights drawn from the host generator ``rng``.
 
         ``activation`` is one name for every hidden layer or a list of names, one per hidden layer.
@@ -62,36 +72,49 @@ class MLP:
         if len(sizes) < 2 or min(sizes) < 1:
             raise ValueError(f"layer sizes must be at least two positive numbers, got {sizes}")
         names = [activation] * (len(sizes) - 2) if isinstance(activation, str) else list(activation)
+        if len(names) != len(sizes) - 2:
+            raise ValueError(f"{len(sizes) - 2} hidden layers need as many activations, got {names}")
         layers = [Dense(backend.asarray(w), backend.asarray(b)) for w, b in initial_parameters(sizes, init, rng)]
-        return cls(layers, [get_activation(name) for name in names], get_activation(output))
+        return cls(layers, [get_activation(name) for name in names], get_activation(output), dropout)
 
     @property
     def sizes(self) -> list[int]:
         return [self.layers[0].shape[0]] + [layer.shape[1] for layer in self.layers]
 
-    def forward(self, x, train: bool = False):
+    def forward(self, x, train: bool = False, noise_key: int | None = None):
         """x (batch, n_in) → the last layer's pre-activation z (batch, n_out).
 
-        With ``train``, keeps each layer's input for :meth:`backward`.
+        With ``train``, keeps what :meth:`backward` needs; with a ``noise_key`` too, applies
+        dropout with masks drawn from that key (the same masks on every backend).
         """
-        inputs = []
-        for layer, activation in zip(self.layers, self.hidden):
+        inputs, outputs, masks = [], [], []
+        for i, layer in enumerate(self.layers):
+            if i > 0:
+                x = self.hidden[i - 1].forward(z)
+            outputs.append(x)
+            mask = None
+            if noise_key is not None and self.dropout[i] > 0.0:
+                mask = keep_mask(x, self.dropout[i], stream_key(noise_key, i))
+                x = x * mask
+            masks.append(mask)
             inputs.append(x)
-            x = activation.forward(layer.forward(x))
-        inputs.append(x)
+            z = layer.forward(x)
         if train:
-            self._inputs = inputs
-        return self.layers[-1].forward(x)
+            self._inputs, self._outputs, self._masks = inputs, outputs, masks
+        return z
 
     def backward(self, dz) -> None:
         """Backpropagate dL/dz of the output layer, setting every layer's ``dw`` and ``db``."""
-        inputs, self._inputs = self._inputs, []
+        inputs, outputs, masks = self._inputs, self._outputs, self._masks
+        self._inputs, self._outputs, self._masks = [], [], []
         assert len(inputs) == len(self.layers), "backward() needs a forward(train=True) first"
         for i in range(len(self.layers) - 1, -1, -1):
             dx = self.layers[i].backward(inputs[i], dz, need_dx=i > 0)
             if i > 0:
-                # inputs[i] is the previous layer's activation output a = f(z); f' is taken from a.
-                dz = self.hidden[i - 1].backward(inputs[i], dx)
+                if masks[i] is not None:
+                    dx = dx * masks[i]
+                # outputs[i] is the previous layer's activation a = f(z); f' is taken from a.
+                dz = self.hidden[i - 1].backward(outputs[i], dx)
 
     def predict_proba(self, x):
         """x (batch, n_in) → output activations (batch, n_out), e.g. class probabilities."""
@@ -107,4 +130,5 @@ class MLP:
 
     def __repr__(self) -> str:
         acts = ", ".join(a.name for a in self.hidden)
-        return f"MLP({self.sizes}, hidden=[{acts}], output={self.output.name})"
+        drop = f", dropout={self.dropout}" if any(self.dropout) else ""
+        return f"MLP({self.sizes}, hidden=[{acts}], output={self.output.name}{drop})"

@@ -15,6 +15,10 @@ from typing import Callable
 from array_api_compat import array_namespace
 from array_api_compat import device as device_of
 
+from .rng import stream_key
+
+AUGMENT_STREAM = 1 << 20  # the augmentation's key within a step's key (dropout uses layer numbers)
+
 
 class TrainingDiverged(ArithmeticError):
     """The training loss became NaN or infinite."""
@@ -79,9 +83,12 @@ class Batches:
             yield xs[start:stop, :], ys[start:stop]
 
 
-def train_step(model, loss, optimizer, x, y):
-    """One forward, backward and update; returns the batch loss as a 0-d device array."""
-    z = model.forward(x, train=True)
+def train_step(model, loss, optimizer, x, y, noise_key: int | None = None):
+    """One forward, backward and update; returns the batch loss as a 0-d device array.
+
+    ``noise_key`` seeds this step's dropout masks (see ``rng.py``); None means no dropout.
+    """
+    z = model.forward(x, train=True, noise_key=noise_key)
     value, dz = loss.value_and_grad(z, y, model.output)
     model.backward(dz)
     optimizer.step(model)
@@ -103,6 +110,31 @@ def evaluate(model, loss, x, y, chunk: int = 10_000) -> dict:
         predicted = xp.argmax(model.output.forward(z), axis=1)
         total_correct = total_correct + xp.sum(xp.astype(predicted == yb, xp.int64))
     return {"loss": float(total_loss) / n, "accuracy": float(total_correct) / n}
+
+
+class EarlyStopping:
+    """Stop when validation accuracy has not improved for ``patience`` reports, and put back the
+    weights of the best report (copied on the device, so no host round trip)."""
+
+    def __init__(self, patience: int):
+        self.patience, self.best, self.best_epoch, self.waited = patience, -1.0, 0, 0
+        self.weights: list = []
+
+    def should_stop(self, model, stats: dict) -> bool:
+        accuracy = stats.get("val_accuracy")
+        if accuracy is None:
+            return False
+        if accuracy > self.best:
+            xp = array_namespace(model.layers[0].w)
+            self.best, self.best_epoch, self.waited = accuracy, stats["epoch"], 0
+            self.weights = [(xp.asarray(layer.w, copy=True), xp.asarray(layer.b, copy=True)) for layer in model.layers]
+            return False
+        self.waited += 1
+        return self.waited >= self.patience
+
+    def restore(self, model) -> None:
+        for layer, (w, b) in zip(model.layers, self.weights):
+            layer.w, layer.b = w, b
 
 
 @dataclass
@@ -133,6 +165,9 @@ def fit(
     on_step: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     position: Position | None = None,
+    noise_seed: int = 0,
+    augment: Callable | None = None,
+    early_stopping: EarlyStopping | None = None,
 ) -> list[dict]:
     """Train for ``epochs`` rounds (passes over the data; iterations when full batch).
 
@@ -140,7 +175,8 @@ def fit(
     ``{"epoch", "train_loss", "<set>_accuracy", "<set>_loss", "seconds", "lr"}`` to the history and
     calls ``on_report``. ``seconds`` is the wall time of the training steps alone. ``schedule``
     maps the fractional epoch to a learning rate. ``position`` resumes a run mid-way and is kept
-    current, so an interrupted run can be saved and resumed exactly.
+    current, so an interrupted run can be saved and resumed exactly. Dropout masks and
+    ``augment(x, key)`` draw from keys of (``noise_seed``, epoch, step), so they too resume exactly.
     """
     position = position if position is not None else Position()
     evaluation = evaluation or Evaluation()
@@ -157,7 +193,10 @@ def fit(
         for xb, yb in batches.epoch(skip=position.step):
             if schedule is not None:
                 optimizer.lr = schedule(position.epoch + position.step / steps)
-            total = total + train_step(model, loss, optimizer, xb, yb)
+            key = stream_key(noise_seed, position.epoch, position.step)
+            if augment is not None:
+                xb = augment(xb, stream_key(key, AUGMENT_STREAM))
+            total = total + train_step(model, loss, optimizer, xb, yb, key)
             count += 1
             position.step += 1
             if on_step is not None:
@@ -178,6 +217,10 @@ def fit(
         if on_report is not None:
             on_report(stats)
         total, count, seconds = 0.0, 0, 0.0
+        if early_stopping is not None and early_stopping.should_stop(model, stats):
+            break
         if should_stop is not None and should_stop() and position.epoch < epochs:
             raise TrainingInterrupted(position)
+    if early_stopping is not None and early_stopping.weights:
+        early_stopping.restore(model)
     return history

@@ -67,9 +67,41 @@ def test_batches_cover_every_sample_once_per_epoch(backend, rng):
     assert [int(xb.shape[0]) for xb, _ in batches.epoch()] == [4, 4, 2]
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # overflow is the point of this test
 def test_diverging_training_names_the_epoch(backend, rng):
     x, y = toy_problem(backend, rng)
     init_rng, shuffle_rng, _ = nnback.backend.seeded_generators(0)
     model = MLP.create([8, 16, 3], backend, init_rng, "relu", "identity", "normal")
     with pytest.raises(nnback.training.TrainingDiverged, match="epoch 1.*smaller learning rate"):
         fit(model, get_loss("quadratic"), make_optimizer("sgd", 1e6), Batches(x, y, 8, shuffle_rng), 3)
+
+
+def test_early_stopping_restores_the_best_weights(backend, rng):
+    x, y = toy_problem(backend, rng)
+    init_rng, shuffle_rng, _ = nnback.backend.seeded_generators(0)
+    model = MLP.create([8, 16, 3], backend, init_rng, "relu", "softmax", "he")
+    stopper = nnback.training.EarlyStopping(patience=2)
+    # Whether it stops early or runs out of epochs, the weights left are the best report's.
+    history = fit(model, get_loss("cross-entropy"), make_optimizer("sgd", 0.05), Batches(x, y, 8, shuffle_rng), 40,
+                  Evaluation({"val": (x, y)}), early_stopping=stopper)
+    best = max(entry["val_accuracy"] for entry in history)
+    assert stopper.best == best
+    restored = nnback.evaluate(model, get_loss("cross-entropy"), x, y)["accuracy"]
+    assert restored == best
+
+
+@pytest.mark.parametrize("schedule, expected", [
+    ("constant", [1.0, 1.0, 1.0, 1.0]),
+    ("cosine", [1.0, 0.5 * (1 + np.cos(np.pi / 4)), 0.5, 0.5 * (1 + np.cos(3 * np.pi / 4))]),
+    ("step", [1.0, 1.0, 0.1, 0.01]),
+])
+def test_learning_rate_schedules(schedule, expected):
+    lr_at = nnback.runner.learning_rate_schedule(nnback.TrainConfig(lr=1.0, epochs=4, schedule=schedule, warmup_epochs=0))
+    values = [1.0] * 4 if lr_at is None else [lr_at(epoch) for epoch in range(4)]
+    np.testing.assert_allclose(values, expected)
+
+
+def test_warmup_rises_linearly_then_follows_the_schedule():
+    lr_at = nnback.runner.learning_rate_schedule(nnback.TrainConfig(lr=1.0, epochs=10, schedule="cosine",
+                                                                    warmup_epochs=2))
+    np.testing.assert_allclose([lr_at(0.5), lr_at(1.0), lr_at(2.0), lr_at(10.0)], [0.25, 0.5, 1.0, 0.0], atol=1e-12)

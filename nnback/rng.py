@@ -1,0 +1,61 @@
+"""Counter-based random numbers computed on the device with standard integer operations.
+
+Per-step randomness (dropout masks, augmentation) cannot come from the host without a transfer
+every step, and each library's own device generator gives different numbers. Instead, the n-th
+number of a stream is a pure function of (key, n): SplitMix64's output function applied to the
+Weyl sequence ``key + n·γ`` (Steele, Lea & Flood 2014), written with uint64 multiply, xor and
+shifts. Every Array API library wraps uint64 arithmetic the same way, so NumPy, CuPy and
+array-api-strict produce bit-identical numbers, and any stream can be recomputed from its key.
+
+Keys are derived on the host from (seed, purpose, epoch, step, layer) with the same mixer, so
+different streams never overlap in practice.
+"""
+
+from __future__ import annotations
+
+from array_api_compat import array_namespace
+from array_api_compat import device as device_of
+
+_GAMMA = 0x9E3779B97F4A7C15  # 2^64 / golden ratio, odd: n·γ visits every uint64 before repeating
+_MASK64 = (1 << 64) - 1
+
+
+def _mix_int(z: int) -> int:
+    """SplitMix64's finalizer on a Python int (host side, for keys)."""
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9 & _MASK64
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EB & _MASK64
+    return z ^ (z >> 31)
+
+
+def stream_key(*parts: int) -> int:
+    """A 64-bit key for one stream, e.g. ``stream_key(seed, purpose, epoch, step, layer)``."""
+    key = 0
+    for part in parts:
+        key = _mix_int((key + (int(part) & _MASK64) * _GAMMA + _GAMMA) & _MASK64)
+    return key
+
+
+def random_bits(xp, shape: tuple[int, ...], key: int, device):
+    """uint64 random bits of ``shape``: element n of the stream ``key`` (row-major order)."""
+    count = 1
+    for size in shape:
+        count *= int(size)
+    z = xp.arange(count, dtype=xp.uint64, device=device) * _GAMMA + key
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EB
+    return xp.reshape(z ^ (z >> 31), shape)
+
+
+def uniform(xp, shape: tuple[int, ...], key: int, dtype, device):
+    """Floats in [0, 1) from the top 24 bits (exact in float32 and float64)."""
+    bits = random_bits(xp, shape, key, device) >> 40
+    return xp.astype(bits, dtype) * (1.0 / (1 << 24))
+
+
+def keep_mask(like, rate: float, key: int):
+    """Inverted-dropout multipliers for an array like ``like``: 0 with probability ``rate``,
+    else 1 / (1 − rate), so the expected activation is unchanged and evaluation needs no scaling."""
+    xp = array_namespace(like)
+    threshold = min(int(rate * 2.0**64), _MASK64)
+    keep = random_bits(xp, tuple(like.shape), key, device_of(like)) >= threshold
+    return xp.astype(keep, like.dtype) * (1.0 / (1.0 - rate))

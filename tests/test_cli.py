@@ -1,0 +1,112 @@
+"""`nnback train` end to end on a small real-MNIST subset, and its clean failures."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import nnback
+from nnback.cli import main
+from nnback.data import FILES
+
+
+def write_idx(path, array: np.ndarray) -> None:
+    dims = array.shape if array.ndim == 1 else (array.shape[0], 28, 28)
+    magic = 2049 if array.ndim == 1 else 2051
+    header = struct.pack(f">i{len(dims)}i", magic, *dims)
+    path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
+
+
+@pytest.fixture(scope="session")
+def small_idx_dir(tmp_path_factory):
+    """An MNIST-layout IDX directory with 3,000 training and 1,000 test images of the real data."""
+    directory = tmp_path_factory.mktemp("mnist-small")
+    arrays = nnback.data.read_idx_dir(nnback.data.bundled_dir())
+    for key, stem in FILES.items():
+        count = 3000 if key.startswith("train") else 1000
+        write_idx(directory / f"{stem}.gz", arrays[key][:count])
+    return directory
+
+
+def test_train_reaches_sensible_accuracy_and_writes_metrics(small_idx_dir, tmp_path):
+    metrics = tmp_path / "m.json"
+    result = CliRunner().invoke(main, ["train", "--data", str(small_idx_dir), "--layers", "784,64,10",
+                                       "--epochs", "3", "--lr", "0.2", "--batch-size", "64", "--val-size", "500",
+                                       "--metrics-out", str(metrics)])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("epoch ") == 3 and "test accuracy" in result.output
+    data = json.loads(metrics.read_text())
+    assert {"device", "backend", "dtype", "config", "train_size", "val_size", "test_size", "epochs",
+            "test_accuracy", "train_seconds"} <= set(data)
+    assert (data["device"], data["backend"], data["dtype"]) == ("cpu", "numpy", "float32")
+    assert (data["train_size"], data["val_size"], data["test_size"]) == (2500, 500, 1000)
+    assert [e["epoch"] for e in data["epochs"]] == [1, 2, 3]
+    assert {"epoch", "train_loss", "val_accuracy", "test_accuracy", "seconds"} <= set(data["epochs"][0])
+    assert data["test_accuracy"] > 0.85
+    assert data["train_seconds"] == pytest.approx(sum(e["seconds"] for e in data["epochs"]))
+    assert data["config"]["layers"] == [784, 64, 10]
+
+
+def test_preset_values_are_overridden_by_options(small_idx_dir, tmp_path):
+    metrics = tmp_path / "m.json"
+    result = CliRunner().invoke(main, ["train", "--preset", "nielsen", "--data", str(small_idx_dir), "--epochs", "1",
+                                       "--val-size", "500", "--metrics-out", str(metrics), "--quiet"])
+    assert result.exit_code == 0, result.output
+    config = json.loads(metrics.read_text())["config"]
+    assert config["layers"] == [784, 30, 10] and config["loss"] == "quadratic" and config["epochs"] == 1
+    assert config["batch_size"] == 10 and config["lr"] == 3.0
+
+
+def test_full_batch_with_dropout_augmentation_and_early_stopping(small_idx_dir, tmp_path):
+    metrics = tmp_path / "m.json"
+    args = ["train", "--data", str(small_idx_dir), "--layers", "784,32,10", "--full-batch", "--epochs", "6",
+            "--eval-every", "2", "--lr", "0.5", "--dropout", "0.2", "--augment", "translate",
+            "--early-stopping", "5", "--val-size", "500", "--metrics-out", str(metrics)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(metrics.read_text())
+    assert data["config"]["batch_size"] is None and [e["epoch"] for e in data["epochs"]] == [2, 4, 6]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--lr", "0"], "--lr must be positive"),
+    (["--batch-size", "0"], "--batch-size must be at least 1"),
+    (["--layers", "784,x,10"], "comma-separated integers"),
+    (["--layers", "784,10,10", "--dropout", "0.1,0.2"], "one rate or 1 rates"),
+    (["--activation", "swish"], "Invalid value for '--activation'"),
+    (["--preset", "nope"], "Invalid value for '--preset'"),
+    (["--loss", "cross-entropy", "--output-activation", "relu"], "needs a softmax or sigmoid output"),
+])
+def test_bad_options_fail_cleanly(args, message):
+    result = CliRunner().invoke(main, ["train", "--epochs", "1", *args])
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_cuda_without_a_gpu_fails_in_one_line():
+    pytest.importorskip("array_api_compat")
+    try:
+        nnback.get_backend("cuda")
+        pytest.skip("a usable GPU is present")
+    except nnback.backend.BackendUnavailable:
+        pass
+    done = subprocess.run([sys.executable, "-m", "nnback", "train", "--device", "cuda"], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode != 0
+    assert done.stderr.strip().count("\n") == 0 and "nnback[cuda]" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_library_use_matches_the_readme(small_idx_dir):
+    config = nnback.TrainConfig(layers=[784, 32, 10], epochs=1, val_size=500, data=str(small_idx_dir))
+    result = nnback.train(config)
+    assert 0.5 < result.metrics["test_accuracy"] <= 1.0
+    predictions = result.model.predict(nnback.get_backend("cpu").asarray(np.zeros((2, 784), np.float32)))
+    assert predictions.shape == (2,)
