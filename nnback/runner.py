@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 
 from .backend import get_backend, seeded_generators
-from .data import Dataset, load_mnist
+from .data import N_CLASSES, Dataset, load_mnist
 from .losses import get_loss
 from .model import MLP
 from .optimizers import make_optimizer
@@ -87,28 +87,103 @@ def build(config: TrainConfig, backend, init_rng):
     return model, loss, optimizer
 
 
-def train(config: TrainConfig | None = None, data: Dataset | None = None, backend=None, on_report=None, on_step=None,
-          should_stop=None) -> TrainResult:
-    """Train a network as ``config`` says and return it with its history and metrics.
+@dataclass
+class Run:
+    """Everything one run trains with, kept together so that a caller can checkpoint it at any
+    point (say, on Ctrl-C) and resume it later. ``history`` holds every report so far, including
+    those of earlier sessions of a resumed run."""
+
+    config: TrainConfig
+    backend: object
+    data: Dataset
+    model: MLP
+    loss: object
+    optimizer: object
+    batches: Batches
+    evaluation: Evaluation
+    position: Position
+    history: list[dict] = field(default_factory=list)
+
+    @property
+    def shuffle_rng(self):
+        return self.batches.rng
+
+    def fit(self, on_report=None, on_step=None, should_stop=None) -> TrainResult:
+        """Train up to ``config.epochs`` rounds in total; raises ``TrainingInterrupted`` when
+        ``should_stop`` asks, with the run left consistent for a checkpoint."""
+        def report(stats: dict) -> None:
+            self.history.append(stats)
+            if on_report is not None:
+                on_report(stats)
+
+        config = self.config
+        fit(self.model, self.loss, self.optimizer, self.batches, config.epochs, self.evaluation, config.eval_every,
+            learning_rate_schedule(config), report, on_step, should_stop, self.position)
+        return TrainResult(self.model, self.history, summary(config, self.backend, self.data, self.history))
+
+
+def prepare(config: TrainConfig | None = None, data: Dataset | None = None, backend=None, resume=None) -> Run:
+    """Build a run: backend, data on the device, model, loss, optimizer and batch source.
 
     ``data`` defaults to the bundled MNIST split by ``config.val_size``; ``backend`` defaults to
-    ``get_backend(config.device, config.dtype)``.
+    ``get_backend(config.device, config.dtype)``. ``resume`` (a loaded checkpoint: ``model``,
+    ``optimizer``, ``position``, ``shuffle_state``, ``history``) continues a run where it stopped.
     """
     config = config or TrainConfig()
     backend = backend or get_backend(config.device, config.dtype)
     init_rng, shuffle_rng, split_rng = seeded_generators(config.seed)
     if data is None:
         data = load_mnist(val_size=config.val_size, shuffle_rng=split_rng if config.shuffle_split else None)
-    model, loss, optimizer = build(config, backend, init_rng)
+    if resume is None:
+        model, loss, optimizer = build(config, backend, init_rng)
+        position, history = Position(), []
+    else:
+        model, loss, optimizer = resume.model, get_loss(config.loss), resume.optimizer
+        loss.check_output(model.output)
+        position, history = resume.position, list(resume.history)
+        if resume.shuffle_state is not None:
+            shuffle_rng.bit_generator.state = resume.shuffle_state
+    check_fits(model.sizes, config, data)
     train_x, train_y = backend.asarray(data.train.images), backend.asarray(data.train.labels, backend.xp.int64)
     evaluation = Evaluation({
         name: (backend.asarray(part.images), backend.asarray(part.labels, backend.xp.int64))
         for name, part in (("val", data.val), ("test", data.test))
     })
     batches = Batches(train_x, train_y, config.batch_size, shuffle_rng)
-    history = fit(model, loss, optimizer, batches, config.epochs, evaluation, config.eval_every,
-                  learning_rate_schedule(config), on_report, on_step, should_stop, Position())
-    return TrainResult(model, history, summary(config, backend, data, history))
+    check_position(position, config, batches)
+    return Run(config, backend, data, model, loss, optimizer, batches, evaluation, position, history)
+
+
+def train(config: TrainConfig | None = None, data: Dataset | None = None, backend=None, on_report=None, on_step=None,
+          should_stop=None, resume=None) -> TrainResult:
+    """Train a network as ``config`` says and return it with its history and metrics
+    (see :func:`prepare` for the arguments)."""
+    return prepare(config, data, backend, resume).fit(on_report, on_step, should_stop)
+
+
+def check_fits(sizes: list[int], config: TrainConfig, data: Dataset) -> None:
+    """Refuse a network or batch size that cannot fit the data, before anything trains."""
+    n_train, n_pixels = data.train.images.shape if data.train.images.ndim == 2 else (len(data.train), -1)
+    if n_train == 0:
+        raise ValueError(f"{data.source}: the training set is empty")
+    if sizes[0] != n_pixels:
+        raise ValueError(f"the network takes {sizes[0]} inputs but the images have {n_pixels} pixels; "
+                         f"make the first layer size {n_pixels}")
+    if sizes[-1] != N_CLASSES:
+        raise ValueError(f"the network has {sizes[-1]} outputs but there are {N_CLASSES} classes; "
+                         f"make the last layer size {N_CLASSES}")
+    if config.batch_size is not None and config.batch_size > n_train:
+        raise ValueError(f"batch size {config.batch_size} is larger than the training set ({n_train} images)")
+
+
+def check_position(position: Position, config: TrainConfig, batches: Batches) -> None:
+    """A resumed position must lie inside this run (``config.epochs`` is the total target)."""
+    if position.epoch >= config.epochs:
+        raise ValueError(f"the run has already trained {position.epoch} of {config.epochs} epochs; "
+                         f"ask for more epochs in total to continue it")
+    if position.step >= batches.steps_per_epoch:
+        raise ValueError(f"the saved position (step {position.step}) does not fit "
+                         f"{batches.steps_per_epoch} steps per epoch; is this the same data and batch size?")
 
 
 def summary(config: TrainConfig, backend, data: Dataset, history: list[dict]) -> dict:
