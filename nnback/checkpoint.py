@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 from dataclasses import dataclass, field
 
@@ -139,6 +140,8 @@ def restore(info: dict, arrays: dict, backend=None, path="checkpoint") -> Checkp
 
 def read_checkpoint(path) -> tuple[dict, dict[str, np.ndarray]]:
     """The verified description and host arrays of a checkpoint file; never runs stored code."""
+    if isinstance(path, (str, os.PathLike)) and not os.path.isfile(path):
+        raise CheckpointError(f"{path}: no such checkpoint file")
     try:
         with np.load(path, allow_pickle=False) as npz:
             if not hasattr(npz, "files"):
@@ -198,8 +201,10 @@ def _check_info(info: dict) -> None:
         raise ValueError(f"unknown optimizer {optimizer['name']!r}")
     if not isinstance(optimizer["scalars"], dict) or not isinstance(optimizer["arrays"], dict):
         raise ValueError("optimizer scalars and arrays must be objects")
-    if not all(_is_int(count) and count >= 0 for count in optimizer["arrays"].values()):
-        raise ValueError("optimizer array counts must be non-negative integers")
+    n_parameters = 2 * (len(sizes) - 1)
+    for key, count in optimizer["arrays"].items():
+        if count not in (0, n_parameters) or not _is_int(count):
+            raise ValueError(f"optimizer state {key!r} has {count!r} arrays; expected 0 or {n_parameters}")
     position = info["position"]
     if not (_is_int(position["epoch"]) and _is_int(position["step"]) and min(position["epoch"], position["step"]) >= 0):
         raise ValueError(f"position {position!r} is not two non-negative integers")
@@ -230,8 +235,6 @@ def expected_arrays(info: dict) -> dict[str, tuple[int, ...]]:
         shapes[f"layers.{i}.w"], shapes[f"layers.{i}.b"] = (n_in, n_out), (n_out,)
     parameter_shapes = list(shapes.values())
     for key, count in info["optimizer"]["arrays"].items():
-        if count not in (0, len(parameter_shapes)):
-            raise CheckpointError(f"optimizer state {key!r} has {count} arrays; expected 0 or {len(parameter_shapes)}")
         shapes.update({f"optimizer.{key}.{j}": shape for j, shape in enumerate(parameter_shapes[:count])})
     return shapes
 

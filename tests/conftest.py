@@ -78,3 +78,26 @@ def mnist_small():
     data = nnback.load_mnist(val_size=10_000)
     cut = lambda split, n: nnback.data.Split(split.images[:n], split.labels[:n])  # noqa: E731
     return nnback.Dataset(cut(data.train, 2000), cut(data.val, 500), cut(data.test, 1000), data.source)
+
+
+def write_idx(path, array: np.ndarray, magic: int) -> None:
+    """Write a raw (uncompressed) IDX file: big-endian magic, dimensions, then uint8 data."""
+    import struct
+
+    header = struct.pack(f">i{array.ndim}i", magic, *array.shape)
+    path.write_bytes(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+
+
+@pytest.fixture(scope="session")
+def small_mnist_dir(tmp_path_factory):
+    """An IDX directory with the first 1,200 training and 300 test images of the bundled MNIST,
+    for fast CLI runs through ``--data`` (use ``--val-size 200`` or so with it)."""
+    from nnback.data import IMAGE_MAGIC, LABEL_MAGIC, read_idx_dir
+
+    arrays = read_idx_dir(nnback.data.bundled_dir())
+    directory = tmp_path_factory.mktemp("small-mnist")
+    for part, n in (("train", 1200), ("t10k", 300)):
+        key = "train" if part == "train" else "test"
+        write_idx(directory / f"{part}-images-idx3-ubyte", arrays[f"{key}_images"][:n].reshape(n, 28, 28), IMAGE_MAGIC)
+        write_idx(directory / f"{part}-labels-idx1-ubyte", arrays[f"{key}_labels"][:n], LABEL_MAGIC)
+    return directory
