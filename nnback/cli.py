@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
+import numpy as np
 
 from .activations import ACTIVATIONS
 from .atomic import write_json_atomic
@@ -238,7 +239,9 @@ def _fit(run, outputs: Outputs, quiet: bool, data_note: dict):
         if not quiet:
             click.echo(_report_line(stats, config.epochs, unit))
 
-    with StopOnSignal() as stop:
+    # A diverging run overflows before the next report catches it; NumPy's warnings would only
+    # bury the one-line message that follows.
+    with StopOnSignal() as stop, np.errstate(over="ignore", invalid="ignore"):
         try:
             return run.fit(report, progress.step, stop)
         except TrainingInterrupted:

@@ -80,7 +80,7 @@ def _centre(digit: np.ndarray) -> np.ndarray:
     total = digit.sum() or 1.0
     centre_row = (digit.sum(axis=1) @ np.arange(height)) / total
     centre_col = (digit.sum(axis=0) @ np.arange(width)) / total
-    top = int(np.clip(round(SIDE / 2 - 0.5 - centre_row), 0, SIDE - height))
-    left = int(np.clip(round(SIDE / 2 - 0.5 - centre_col), 0, SIDE - width))
+    top = int(np.clip(round(SIDE / 2 - centre_row), 0, SIDE - height))
+    left = int(np.clip(round(SIDE / 2 - centre_col), 0, SIDE - width))
     frame[top:top + height, left:left + width] = digit
     return np.clip(frame, 0.0, 1.0)
