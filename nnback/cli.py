@@ -401,6 +401,8 @@ def _check(config: TrainConfig) -> None:
         raise InputError(f"--weight-decay must be 0 or more, got {config.weight_decay}")
     if config.val_size < 0:
         raise InputError(f"--val-size must be 0 or more, got {config.val_size}")
+    if config.seed < 0:
+        raise InputError(f"--seed must be 0 or more, got {config.seed}")
 
 
 # ---------------------------------------------------------------------- evaluate and predict
