@@ -129,11 +129,13 @@ def _choice(names) -> click.Choice:
 @click.option("--data", "data_path", type=click.Path(), help="An MNIST directory of IDX files (default: the bundled copy).")
 @click.option("--metrics-out", type=click.Path(), help="Write the run's metrics as JSON to this file.")
 @click.option("--save", type=click.Path(), help="Save a resumable checkpoint (.npz) here at the end, or on Ctrl-C.")
+@click.option("--save-every", type=int, help="With --save, also save every N epochs, so a crash loses at most N.")
 @click.option("--resume", type=click.Path(), help="Continue the run saved in this checkpoint; --epochs is the total.")
 @click.option("--plot", type=click.Path(), help="Plot loss and accuracy per epoch to this PNG (needs matplotlib).")
 @click.option("--quiet", is_flag=True, help="Print only the final summary.")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
-def train_command(data_path, metrics_out, save, resume, plot, quiet, debug, full_batch, layers, **options) -> None:
+def train_command(data_path, metrics_out, save, save_every, resume, plot, quiet, debug, full_batch, layers,
+                  **options) -> None:
     """Train a network on MNIST and report its accuracy.
 
     With no options this runs nnback's default recipe: [784, 512, 512, 10] ReLU, softmax
@@ -143,7 +145,7 @@ def train_command(data_path, metrics_out, save, resume, plot, quiet, debug, full
     --resume continues it exactly.
     """
     with _friendly_errors(debug):
-        outputs = Outputs(metrics_out, save, plot)
+        outputs = Outputs(metrics_out, save, plot, save_every)
         _train(data_path, outputs, quiet, full_batch, layers, options, resume)
 
 
@@ -175,8 +177,11 @@ class Outputs:
     metrics_out: str | None = None
     save: str | None = None
     plot: str | None = None
+    save_every: int | None = None
 
     def check(self) -> None:
+        if self.save_every is not None and (self.save_every < 1 or not self.save):
+            raise InputError(f"--save-every {self.save_every}: give a positive number of epochs, together with --save")
         _writable(self.metrics_out, "--metrics-out")
         _writable(self.save, "--save")
         _writable(self.plot, "--plot")
@@ -185,32 +190,32 @@ class Outputs:
 
 
 def _train(data_path, outputs: Outputs, quiet, full_batch, layers, options, resume=None) -> None:
-    given = _given_options(options, layers, full_batch)
-    checkpoint_info = read_checkpoint(resume) if resume else None
-    if checkpoint_info is None:
-        config = TrainConfig().replace(**given)
-    else:
-        config = _resumed_config(stored_config(checkpoint_info[0], resume), given, resume)
-        data_path = data_path or checkpoint_info[0]["data"].get("path")
+    saved = read_checkpoint(resume) if resume else None
+    config = _configure(_given_options(options, layers, full_batch), saved, resume)
     _check(config)
     outputs.check()
+    if saved is not None:
+        data_path = data_path or saved[0]["data"].get("path")  # resume on the data it was trained on
     data = load_mnist(data_path, val_size=config.val_size) if data_path else None
     backend = get_backend(config.device, config.dtype)
-    checkpoint = restore(*checkpoint_info, backend=backend, path=resume) if checkpoint_info else None
-    if checkpoint is not None and checkpoint.position.epoch >= config.epochs:
-        raise InputError(f"--resume {resume}: the checkpoint has already trained {checkpoint.position.epoch} "
-                         f"{_unit(config)}s; give a larger --epochs (it counts the total, not the extra)")
+    checkpoint = _restore_run(saved, backend, config, resume) if saved is not None else None
     run = prepare(config, data, backend, resume=checkpoint)
     data_note = _data_note(data_path, run.data)
     if checkpoint is not None:
         _check_same_data(checkpoint.info, data_note, resume)
-    result = _fit(run, outputs, quiet, data_note)
-    metrics, unit = result.metrics, _unit(config)
+    metrics = _fit(run, outputs, quiet, data_note).metrics
     click.echo(
-        f"test accuracy {100 * metrics['test_accuracy']:.2f}% after {config.epochs} {unit}s "
+        f"test accuracy {100 * metrics['test_accuracy']:.2f}% after {config.epochs} {_unit(config)}s "
         f"({metrics['train_seconds']:.1f} s of training on {metrics['backend']} {metrics['dtype']})"
     )
     _write_outputs(run, outputs, metrics, data_note)
+
+
+def _configure(given: dict, saved, resume) -> TrainConfig:
+    """The defaults (or the resumed checkpoint's configuration) with the typed options over them."""
+    if saved is None:
+        return TrainConfig().replace(**given)
+    return _resumed_config(stored_config(saved[0], resume), given, resume)
 
 
 def _given_options(options: dict, layers, full_batch) -> dict:
@@ -238,6 +243,8 @@ def _fit(run, outputs: Outputs, quiet: bool, data_note: dict):
         progress.epoch = stats["epoch"] + 1
         if not quiet:
             click.echo(_report_line(stats, config.epochs, unit))
+        if outputs.save_every and stats["epoch"] % outputs.save_every == 0 and stats["epoch"] < config.epochs:
+            _save_checkpoint(outputs.save, run, data_note)
 
     # A diverging run overflows before the next report catches it; NumPy's warnings would only
     # bury the one-line message that follows.
@@ -297,6 +304,14 @@ def _shown(value) -> str:
     if isinstance(value, list):
         return ",".join(str(v) for v in value)
     return "full batch" if value is None else str(value)
+
+
+def _restore_run(saved, backend, config: TrainConfig, path: str):
+    checkpoint = restore(*saved, backend=backend, path=path)
+    if checkpoint.position.epoch >= config.epochs:
+        raise InputError(f"--resume {path}: the checkpoint has already trained {checkpoint.position.epoch} "
+                         f"{_unit(config)}s; give a larger --epochs (it counts the total, not the extra)")
+    return checkpoint
 
 
 def _data_note(data_path, data) -> dict:

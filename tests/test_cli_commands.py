@@ -232,6 +232,32 @@ def test_save_then_resume_equals_one_uninterrupted_run(small_mnist_dir, tmp_path
     assert [entry["epoch"] for entry in load_checkpoint(resumed).history] == [1, 2, 3]
 
 
+def test_save_every_writes_checkpoints_that_resume_exactly(small_mnist_dir, tmp_path, monkeypatch):
+    import nnback.cli as cli_module
+
+    copies, original = [], cli_module.save_checkpoint
+
+    def save_and_copy(path, *args, **kwargs):
+        original(path, *args, **kwargs)
+        copies.append(tmp_path / f"copy{len(copies)}.npz")
+        copies[-1].write_bytes(open(path, "rb").read())
+
+    monkeypatch.setattr(cli_module, "save_checkpoint", save_and_copy)
+    result = cli(*train_args(small_mnist_dir, "--epochs", 3, "--save-every", 1, "--save", tmp_path / "run.npz"))
+    assert result.exit_code == 0, result.output
+    assert [load_checkpoint(copy).position.epoch for copy in copies] == [1, 2, 3]  # two periodic, one final
+    monkeypatch.undo()
+    result = cli("train", "--resume", copies[0], "--save", tmp_path / "resumed.npz", "--quiet")
+    assert result.exit_code == 0, result.output
+    for a, b in zip(weights(copies[-1]), weights(tmp_path / "resumed.npz")):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_save_every_needs_save(small_mnist_dir):
+    result = cli(*train_args(small_mnist_dir, "--save-every", 1))
+    assert result.exit_code == 2 and "together with --save" in error_line(result)
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
