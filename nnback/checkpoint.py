@@ -28,7 +28,7 @@ from .backend import DTYPES, get_backend, to_numpy
 from .data import DataError
 from .model import MLP, Dense
 from .optimizers import OPTIMIZERS, make_optimizer
-from .runner import TrainConfig
+from .runner import TrainConfig, optimizer_for
 from .training import Position
 
 FORMAT, FORMAT_VERSION = "nnback-checkpoint", 1
@@ -74,16 +74,25 @@ def save_checkpoint(path, model, optimizer, config, position: Position | None = 
               for i, layer in enumerate(model.layers) for name in ("w", "b")}
     if not all(np.isfinite(a).all() for a in arrays.values()):
         raise ValueError(f"{path}: not saved, the weights contain NaN or infinite values (training diverged)")
+    config = config.as_dict() if isinstance(config, TrainConfig) else dict(config)
+    _check_optimizer(optimizer, config)
     scalars, state_arrays = _split_state(optimizer.state())
     for key, values in state_arrays.items():
         arrays.update({f"optimizer.{key}.{j}": to_numpy(value) for j, value in enumerate(values)})
-    config = config.as_dict() if isinstance(config, TrainConfig) else dict(config)
     info = _describe(model, config, arrays, scalars, {k: len(v) for k, v in state_arrays.items()})
     info.update(position={"epoch": position.epoch, "step": position.step, "epoch_rng_state": position.rng_state},
                 shuffle_rng_state=rng_state, history=list(history), data=data or {})
     arrays[INFO_KEY] = np.frombuffer(json.dumps(info).encode("utf-8"), dtype=np.uint8)
     with atomic_write(path) as file:
         np.savez(file, **arrays)
+
+
+def _check_optimizer(optimizer, config: dict) -> None:
+    """The optimizer must be the kind ``config`` names, or its state would load into the wrong one."""
+    name = config.get("optimizer")
+    expected = make_optimizer(name, 1.0, 0.9) if name in OPTIMIZERS else None
+    if expected is None or type(expected) is not type(optimizer):
+        raise ValueError(f"the configuration names optimizer {name!r}, but the optimizer is {optimizer!r}")
 
 
 def _split_state(state: dict) -> tuple[dict, dict]:
@@ -125,7 +134,7 @@ def restore(info: dict, arrays: dict, backend=None, path="checkpoint") -> Checkp
     model = MLP(layers, [get_activation(name) for name in info["model"]["hidden"]],
                 get_activation(info["model"]["output"]))
     config = stored_config(info, path)
-    optimizer = make_optimizer(info["optimizer"]["name"], config.lr, config.momentum, config.weight_decay)
+    optimizer = optimizer_for(config.replace(optimizer=info["optimizer"]["name"]))
     state = dict(info["optimizer"]["scalars"])
     for key, count in info["optimizer"]["arrays"].items():
         state[key] = [backend.asarray(arrays[f"optimizer.{key}.{j}"]) for j in range(count)]

@@ -423,11 +423,15 @@ def _check(config: TrainConfig) -> None:
 # ---------------------------------------------------------------------- evaluate and predict
 
 
+_device_option = click.option("--device", type=_choice(["cpu", "cuda"]), default="cpu", show_default=True,
+                              help="cpu (NumPy) or cuda (CuPy).")
+
+
 @main.command("evaluate")
 @click.argument("model_path", metavar="MODEL", type=click.Path())
-@click.option("--data", "data_path", type=click.Path(), help="An MNIST directory of IDX files (default: the bundled copy).")
-@click.option("--device", type=_choice(["cpu", "cuda"]), default="cpu", show_default=True, help="cpu (NumPy) or cuda (CuPy).")
-@click.option("--metrics-out", type=click.Path(), help="Write accuracy, per-class accuracy and the confusion matrix as JSON.")
+@click.option("--data", "data_path", type=click.Path(), help="MNIST IDX directory (default: bundled).")
+@_device_option
+@click.option("--metrics-out", type=click.Path(), help="Write the accuracies and confusion matrix as JSON.")
 @click.option("--plot", type=click.Path(), help="Draw the confusion matrix to this PNG (needs matplotlib).")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 def evaluate_command(model_path, data_path, device, metrics_out, plot, debug) -> None:
@@ -453,8 +457,8 @@ def evaluate_command(model_path, data_path, device, metrics_out, plot, debug) ->
 @click.option("--index", type=int, help="Classify this image of the test set (0-based).")
 @click.option("--image", type=click.Path(), help="Classify this image file, e.g. a PNG (needs Pillow).")
 @click.option("--data", "data_path", type=click.Path(), help="The MNIST directory --index reads (default: bundled).")
-@click.option("--device", type=_choice(["cpu", "cuda"]), default="cpu", show_default=True, help="cpu (NumPy) or cuda (CuPy).")
-@click.option("--top", type=click.IntRange(1, N_CLASSES), default=3, show_default=True, help="How many classes to list.")
+@_device_option
+@click.option("--top", type=click.IntRange(1, N_CLASSES), default=3, show_default=True, help="Classes to list.")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 def predict_command(model_path, index, image, data_path, device, top, debug) -> None:
     """Show one digit in the terminal with MODEL's prediction and its top classes."""

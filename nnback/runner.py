@@ -83,8 +83,12 @@ def build(config: TrainConfig, backend, init_rng):
     model = MLP.create(config.layers, backend, init_rng, config.activation, config.output_activation, config.init)
     loss = get_loss(config.loss)
     loss.check_output(model.output)
-    optimizer = make_optimizer(config.optimizer, config.lr, config.momentum, config.weight_decay)
-    return model, loss, optimizer
+    return model, loss, optimizer_for(config)
+
+
+def optimizer_for(config: TrainConfig):
+    """A fresh optimizer with the configuration's hyperparameters (its state comes later)."""
+    return make_optimizer(config.optimizer, config.lr, config.momentum, config.weight_decay)
 
 
 @dataclass
@@ -138,8 +142,10 @@ def prepare(config: TrainConfig | None = None, data: Dataset | None = None, back
         model, loss, optimizer = build(config, backend, init_rng)
         position, history = Position(), []
     else:
-        model, loss, optimizer = resume.model, get_loss(config.loss), resume.optimizer
+        # Hyperparameters come from ``config`` (a resumed run may change --lr); state from the checkpoint.
+        model, loss, optimizer = resume.model, get_loss(config.loss), optimizer_for(config)
         loss.check_output(model.output)
+        optimizer.load_state(resume.optimizer.state())
         position, history = resume.position, list(resume.history)
         if resume.shuffle_state is not None:
             shuffle_rng.bit_generator.state = resume.shuffle_state

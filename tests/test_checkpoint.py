@@ -237,3 +237,21 @@ def test_the_file_is_one_npz_of_plain_arrays_with_a_json_description(saved):
     assert info["optimizer"]["scalars"] == {"t": 3}
     assert info["nnback_version"] == nnback.__version__ and info["dtype"] == "float32"
     assert info["shuffle_rng_state"]["bit_generator"] == "PCG64"
+
+
+def test_a_resumed_run_takes_its_hyperparameters_from_the_new_config(tmp_path, tiny_data):
+    """The checkpoint restores optimizer *state*; --lr on resume (the notebooks' "then 0.5") applies."""
+    config = SMALL.replace(schedule="constant", dtype="float64")
+    backend = make_backend("numpy", "float64")
+    save_run(tmp_path / "half.npz", interrupted_run(config, tiny_data, backend, n_steps=6))
+    same = prepare(config, tiny_data, backend, resume=load_checkpoint(tmp_path / "half.npz", backend))
+    slower = prepare(config.replace(lr=0.005), tiny_data, backend, resume=load_checkpoint(tmp_path / "half.npz", backend))
+    assert (same.optimizer.lr, slower.optimizer.lr) == (0.05, 0.005)
+    same.fit(), slower.fit()
+    assert not np.array_equal(host_parameters(same.model)[0], host_parameters(slower.model)[0])
+
+
+def test_saving_refuses_an_optimizer_other_than_the_config_names(saved, tmp_path):
+    checkpoint = load_checkpoint(saved[0])  # an Adam run
+    with pytest.raises(ValueError, match="names optimizer 'momentum', but the optimizer is Adam"):
+        save_checkpoint(tmp_path / "x.npz", checkpoint.model, checkpoint.optimizer, SMALL)

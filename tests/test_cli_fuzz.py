@@ -92,7 +92,10 @@ def outcome(result) -> str:
 
 
 # NNBACK_FUZZ_EXAMPLES=2000 for a longer hunt; the default keeps the suite quick.
-@hypothesis.settings(max_examples=int(os.environ.get("NNBACK_FUZZ_EXAMPLES", "120")), deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow])
+EXAMPLES = int(os.environ.get("NNBACK_FUZZ_EXAMPLES", "120"))
+
+
+@hypothesis.settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow])
 @hypothesis.given(args=train_options())
 def test_random_train_options_end_cleanly(small_mnist_dir, args):
     base = ["train", "--data", str(small_mnist_dir), "--layers", "784,8,10", "--epochs", "1", "--quiet"]
