@@ -219,8 +219,34 @@ def _check_info(info: dict) -> None:
         raise ValueError(f"position {position!r} is not two non-negative integers")
     for state in (position["epoch_rng_state"], info["shuffle_rng_state"]):
         _check_rng_state(state)
-    if not isinstance(info["config"], dict) or not isinstance(info["history"], list):
-        raise ValueError("config must be an object and history a list")
+    if not isinstance(info["config"], dict):
+        raise ValueError("config must be an object")
+    _check_history(info["history"])
+    _check_data_note(info["data"])
+
+
+def _check_history(history) -> None:
+    """Reports are flat objects of numbers (epoch, losses, accuracies, seconds, lr)."""
+    if not isinstance(history, list):
+        raise ValueError("history must be a list")
+    for entry in history:
+        if not (isinstance(entry, dict) and _is_int(entry.get("epoch")) and _is_number(entry.get("seconds"))):
+            raise ValueError(f"history entry {entry!r} lacks an integer epoch and a number of seconds")
+        if not all(value is None or _is_number(value) for value in entry.values()):
+            raise ValueError(f"history entry {entry!r} holds values that are not numbers")
+
+
+def _check_data_note(note) -> None:
+    if not isinstance(note, dict):
+        raise ValueError("data must be an object")
+    if not isinstance(note.get("path"), (str, type(None))):
+        raise ValueError(f"data path {note.get('path')!r} is not a string")
+    if not (note.get("train_size") is None or _is_int(note["train_size"])):
+        raise ValueError(f"data train_size {note.get('train_size')!r} is not an integer")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _is_int(value) -> bool:
@@ -273,7 +299,12 @@ def stored_config(info: dict, path="checkpoint") -> TrainConfig:
         if allowed and (isinstance(value, bool) != (bool in allowed) or not isinstance(value, allowed)):
             raise CheckpointError(f"{path}: damaged configuration ({spec.name} = {value!r} is not {spec.type})")
         values[spec.name] = value
-    return TrainConfig(**values)
+    config = TrainConfig(**values)
+    for name, model_value in (("layers", info["model"]["sizes"]), ("optimizer", info["optimizer"]["name"])):
+        if getattr(config, name) != model_value:
+            raise CheckpointError(f"{path}: damaged configuration ({name} {getattr(config, name)!r} "
+                                  f"disagrees with the stored model's {model_value!r})")
+    return config
 
 
 _TYPE_NAMES = {"int": int, "float": (int, float), "str": str, "bool": bool, "None": type(None), "list": list}
