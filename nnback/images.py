@@ -55,8 +55,9 @@ def _grayscale(path) -> np.ndarray:
                 paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
                 image = Image.alpha_composite(paper, rgba)
             gray = np.asarray(image.convert("L"), dtype=np.float64) / 255.0
-    except (OSError, ValueError, Image.DecompressionBombError) as error:
-        raise DataError(f"{path}: not an image Pillow can read ({error})") from None
+    except Exception as error:  # an untrusted file: Pillow's decoders raise OSError, ValueError, SyntaxError...
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise DataError(f"{path}: not an image Pillow can read ({first})") from None
     if gray.ndim != 2 or min(gray.shape) < 1:
         raise DataError(f"{path}: the image has no pixels")
     return gray
