@@ -12,7 +12,7 @@ import numpy as np
 
 from .data import DataError
 
-SIDE, BOX = 28, 20
+SIDE, BOX, MAX_SIDE = 28, 20, 1024
 
 
 class ImageUnavailable(RuntimeError):
@@ -49,6 +49,7 @@ def _grayscale(path) -> np.ndarray:
     try:
         with Image.open(path) as image:
             image.load()
+            image.thumbnail((MAX_SIDE, MAX_SIDE))  # a photo's 4000 pixels add nothing to a 20-pixel digit
             if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
                 # Transparent pixels have no colour of their own; put them on white paper.
                 rgba = image.convert("RGBA")
