@@ -142,13 +142,8 @@ def prepare(config: TrainConfig | None = None, data: Dataset | None = None, back
         model, loss, optimizer = build(config, backend, init_rng)
         position, history = Position(), []
     else:
-        # Hyperparameters come from ``config`` (a resumed run may change --lr); state from the checkpoint.
-        model, loss, optimizer = resume.model, get_loss(config.loss), optimizer_for(config)
-        loss.check_output(model.output)
-        optimizer.load_state(resume.optimizer.state())
+        model, loss, optimizer = rebuild(config, resume, shuffle_rng)
         position, history = resume.position, list(resume.history)
-        if resume.shuffle_state is not None:
-            shuffle_rng.bit_generator.state = resume.shuffle_state
     check_fits(model.sizes, config, data)
     train_x, train_y = backend.asarray(data.train.images), backend.asarray(data.train.labels, backend.xp.int64)
     evaluation = Evaluation({
@@ -158,6 +153,21 @@ def prepare(config: TrainConfig | None = None, data: Dataset | None = None, back
     batches = Batches(train_x, train_y, config.batch_size, shuffle_rng)
     check_position(position, config, batches)
     return Run(config, backend, data, model, loss, optimizer, batches, evaluation, position, history)
+
+
+def rebuild(config: TrainConfig, resume, shuffle_rng):
+    """The model, loss and optimizer of a resumed run, with the batch order put back where it was.
+
+    Hyperparameters come from ``config`` (a resumed run may lower --lr, as the notebooks did);
+    the optimizer's state (momentum, Adam's moments and step count) from the checkpoint. The
+    checkpoint's arrays must already be on the run's backend (``load_checkpoint(path, backend)``).
+    """
+    loss, optimizer = get_loss(config.loss), optimizer_for(config)
+    loss.check_output(resume.model.output)
+    optimizer.load_state(resume.optimizer.state())
+    if resume.shuffle_state is not None:
+        shuffle_rng.bit_generator.state = resume.shuffle_state
+    return resume.model, loss, optimizer
 
 
 def train(config: TrainConfig | None = None, data: Dataset | None = None, backend=None, on_report=None, on_step=None,
