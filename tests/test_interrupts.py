@@ -45,7 +45,7 @@ def train_then_signal(data_dir, save: Path | None, number: int) -> tuple[int, st
     try:
         first = process.stdout.readline()
         assert first.startswith("epoch 1/3"), first + process.stderr.read()
-        time.sleep(0.05)
+        time.sleep(0.02)  # let epoch 2 start; it lasts 0.1-1 s (1,000 steps)
         process.send_signal(number)
         stdout, stderr = process.communicate(timeout=60)
     finally:
