@@ -8,6 +8,7 @@ The same code trains on NumPy (CPU) or CuPy (GPU)::
 """
 
 from .backend import Backend, get_backend, to_numpy
+from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .data import Dataset, load_mnist
 from .losses import get_loss
 from .model import MLP
@@ -18,6 +19,7 @@ from .training import Batches, Evaluation, evaluate, fit, train_step
 __version__ = "0.1.0"
 
 __all__ = [
-    "Adam", "Backend", "Batches", "Dataset", "Evaluation", "MLP", "SGD", "TrainConfig", "TrainResult",
-    "evaluate", "fit", "get_backend", "get_loss", "load_mnist", "to_numpy", "train", "train_step",
+    "Adam", "Backend", "Batches", "Checkpoint", "Dataset", "Evaluation", "MLP", "SGD", "TrainConfig", "TrainResult",
+    "evaluate", "fit", "get_backend", "get_loss", "load_checkpoint", "load_mnist", "save_checkpoint", "to_numpy",
+    "train", "train_step",
 ]

@@ -6,24 +6,34 @@ is the recipe's defaults with only the options the user typed laid over them.
 
 from __future__ import annotations
 
-import json
+import math
 import os
+import signal
 import sys
+import threading
 import time
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
+import numpy as np
 
 from .activations import ACTIVATIONS
 from .augment import AUGMENTATIONS
-from .backend import DTYPES, BackendUnavailable
-from .data import DataError
+from .atomic import write_json_atomic
+from .backend import DTYPES, BackendUnavailable, get_backend
+from .checkpoint import read_checkpoint, restore, save_checkpoint, stored_config
+from .data import N_CLASSES, DataError, load_mnist
+from .images import ImageUnavailable, load_digit
 from .initializers import INITIALIZERS
 from .losses import LOSSES
 from .optimizers import OPTIMIZERS
 from .presets import PRESETS, get_preset
-from .runner import SCHEDULES, TrainConfig, train
-from .training import TrainingDiverged
+from .plots import PlotUnavailable, plot_confusion, plot_history, require_matplotlib
+from .report import digit_art, evaluation_report, format_confusion, predict_outputs, top_k
+from .runner import SCHEDULES, TrainConfig, prepare
+from .training import TrainingDiverged, TrainingInterrupted
 
 
 class InputError(click.ClickException):
@@ -62,15 +72,6 @@ def _writable(path: str | None, option: str) -> None:
         raise InputError(f"{option} {path}: directory {parent} does not exist")
     if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
         raise InputError(f"{option} {path}: not writable")
-
-
-def write_json_atomic(path: str, payload: dict) -> None:
-    """Write JSON to a temporary file beside ``path`` and rename it over, so no half file is left."""
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w") as handle:
-        json.dump(payload, handle, indent=2)
-        handle.write("\n")
-    os.replace(temporary, path)
 
 
 class Progress:
@@ -130,7 +131,7 @@ def _choice(names) -> click.Choice:
 @click.option("--weight-decay", type=float, help="L2 weight decay on the weights.  [default: 0]")
 @click.option("--schedule", type=_choice(SCHEDULES), help="Learning-rate schedule.  [default: cosine]")
 @click.option("--warmup-epochs", type=float, help="Linear learning-rate warm-up, in epochs.  [default: 0]")
-@click.option("--dropout", "dropout_text", help="Dropout rate after each hidden layer, or one per hidden layer (0.2,0.5).  [default: 0]")
+@click.option("--dropout", "dropout_text", help="Dropout after each hidden layer: one rate, or one per hidden layer (0.2,0.5).  [default: 0]")
 @click.option("--input-dropout", type=float, help="Dropout rate on the input pixels.  [default: 0]")
 @click.option("--augment", type=_choice(AUGMENTATIONS), help="Augment each batch on the device.  [default: none]")
 @click.option("--early-stopping", "patience", type=int, help="Stop after N reports without a better validation accuracy; keep the best weights.")
@@ -143,26 +144,27 @@ def _choice(names) -> click.Choice:
 @click.option("--dtype", type=_choice(DTYPES), help="Floating dtype.  [default: float32]")
 @click.option("--data", "data_path", type=click.Path(), help="An MNIST directory of IDX files (default: the bundled copy).")
 @click.option("--metrics-out", type=click.Path(), help="Write the run's metrics as JSON to this file.")
+@click.option("--save", type=click.Path(), help="Save a resumable checkpoint (.npz) here at the end, or on Ctrl-C.")
+@click.option("--save-every", type=int, help="With --save, also save every N epochs, so a crash loses at most N.")
+@click.option("--resume", type=click.Path(), help="Continue the run saved in this checkpoint; --epochs is the total.")
+@click.option("--plot", type=click.Path(), help="Plot loss and accuracy per epoch to this PNG (needs matplotlib).")
 @click.option("--quiet", is_flag=True, help="Print only the final summary.")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
-def train_command(data_path, metrics_out, quiet, debug, full_batch, layers, preset, dropout_text, **options) -> None:
+def train_command(data_path, metrics_out, save, save_every, resume, plot, quiet, debug, full_batch, layers, preset,
+                  dropout_text, **options) -> None:
     """Train a network on MNIST and report its accuracy.
 
     With no options this runs nnback's default recipe: [784, 512, 512, 10] ReLU, softmax
     cross-entropy, SGD with momentum and a cosine learning-rate schedule, 12 epochs.
+
+    Ctrl-C (or SIGTERM) stops after the current step; with --save the run is saved there and
+    --resume continues it exactly.
     """
-    try:
-        if layers is not None:
-            options["layers"] = _layers(layers)
+    with _friendly_errors(debug):
+        outputs = Outputs(metrics_out, save, plot, save_every)
         if dropout_text is not None:
             options["dropout"] = _rates(dropout_text)
-        _train(data_path, metrics_out, quiet, preset, full_batch, options)
-    except (InputError, click.ClickException):
-        raise
-    except Exception as error:
-        if debug:
-            raise
-        raise _as_click_error(error) from None
+        _train(data_path, outputs, quiet, full_batch, layers, options, resume, preset)
 
 
 @main.command("presets")
@@ -173,41 +175,257 @@ def presets_command() -> None:
         click.echo(f"{'':13} reported by the original: {preset.reported}")
 
 
+@contextmanager
+def _friendly_errors(debug: bool):
+    """Turn every failure into a one-line message (a traceback only with --debug)."""
+    try:
+        yield
+    except (click.ClickException, click.exceptions.Exit, click.Abort):
+        raise
+    except Exception as error:
+        if debug:
+            raise
+        raise _as_click_error(error) from None
+
+
 def _as_click_error(error: Exception) -> click.ClickException:
     if isinstance(error, (DataError, ValueError)):
         return InputError(str(error))
-    if isinstance(error, (BackendUnavailable, TrainingDiverged)):
+    if isinstance(error, (BackendUnavailable, TrainingDiverged, PlotUnavailable, ImageUnavailable)):
         return click.ClickException(str(error))
     return click.ClickException(f"{type(error).__name__}: {error} (run with --debug for the traceback)")
 
 
-def _train(data_path, metrics_out, quiet, preset, full_batch, options) -> None:
+@dataclass
+class Outputs:
+    """The files a training run writes; each is checked before training and written atomically."""
+
+    metrics_out: str | None = None
+    save: str | None = None
+    plot: str | None = None
+    save_every: int | None = None
+
+    def check(self) -> None:
+        if self.save_every is not None and (self.save_every < 1 or not self.save):
+            raise InputError(f"--save-every {self.save_every}: give a positive number of epochs, together with --save")
+        _writable(self.metrics_out, "--metrics-out")
+        _writable(self.save, "--save")
+        _writable(self.plot, "--plot")
+        if self.plot:
+            require_matplotlib()
+
+
+def _train(data_path, outputs: Outputs, quiet, full_batch, layers, options, resume=None, preset=None) -> None:
+    saved = read_checkpoint(resume) if resume else None
+    config = _configure(_given_options(options, layers, full_batch), saved, resume, preset)
+    _check(config)
+    outputs.check()
+    if saved is not None:
+        data_path = data_path or saved[0]["data"].get("path")  # resume on the data it was trained on
+    config = config.replace(data=data_path)
+    backend = get_backend(config.device, config.dtype)
+    checkpoint = _restore_run(saved, backend, config, resume) if saved is not None else None
+    run = prepare(config, None, backend, resume=checkpoint)
+    data_note = _data_note(data_path, run.data)
+    if checkpoint is not None:
+        _check_same_data(checkpoint.info, data_note, resume)
+    metrics = {"preset": preset, **_fit(run, outputs, quiet, data_note).metrics}
+    click.echo(
+        f"test accuracy {100 * metrics['test_accuracy']:.2f}% after {run.history[-1]['epoch']} {_unit(config)}s "
+        f"({metrics['train_seconds']:.1f} s of training on {metrics['backend']} {metrics['dtype']})"
+    )
+    _write_outputs(run, outputs, metrics, data_note)
+
+
+def _configure(given: dict, saved, resume, preset=None) -> TrainConfig:
+    """The defaults or a preset (or the resumed checkpoint's configuration) with the typed options
+    over them."""
+    if saved is None:
+        return TrainConfig().replace(**{**(get_preset(preset).values if preset else {}), **given})
+    return _resumed_config(stored_config(saved[0], resume), given, resume)
+
+
+def _given_options(options: dict, layers, full_batch) -> dict:
+    """Only the options the user typed, as TrainConfig fields."""
     given = {name: value for name, value in options.items() if value is not None}
+    if layers is not None:
+        given["layers"] = _layers(layers)
     if full_batch:
         given["batch_size"] = None
-    base = get_preset(preset).values if preset else {}
-    config = TrainConfig().replace(**{**base, **given})
-    if data_path is not None:
-        config = config.replace(data=data_path)
-    _check(config)
-    _writable(metrics_out, "--metrics-out")
-    unit = "iter" if config.batch_size is None else "epoch"
+    return given
+
+
+def _unit(config: TrainConfig) -> str:
+    return "iter" if config.batch_size is None else "epoch"
+
+
+def _fit(run, outputs: Outputs, quiet: bool, data_note: dict):
+    """Train with a progress bar and per-report lines; stop cleanly on SIGINT/SIGTERM."""
+    config, unit = run.config, _unit(run.config)
     progress = Progress(sys.stderr.isatty() and not quiet, config.epochs)
+    progress.epoch = run.position.epoch + 1
 
     def report(stats: dict) -> None:
         progress.clear()
         progress.epoch = stats["epoch"] + 1
         if not quiet:
             click.echo(_report_line(stats, config.epochs, unit))
+        if outputs.save_every and stats["epoch"] % outputs.save_every == 0 and stats["epoch"] < config.epochs:
+            _save_checkpoint(outputs.save, run, data_note)
 
-    result = train(config, on_report=report, on_step=progress.step)
-    metrics = {"preset": preset, **result.metrics}
-    click.echo(
-        f"test accuracy {100 * metrics['test_accuracy']:.2f}% after {result.history[-1]['epoch']} {unit}s "
-        f"({metrics['train_seconds']:.1f} s of training on {metrics['backend']} {metrics['dtype']})"
-    )
-    if metrics_out:
-        write_json_atomic(metrics_out, metrics)
+    # A diverging run overflows before the next report catches it; NumPy's warnings would only
+    # bury the one-line message that follows.
+    with StopOnSignal() as stop, np.errstate(over="ignore", invalid="ignore"):
+        try:
+            return run.fit(report, progress.step, stop)
+        except TrainingInterrupted:
+            progress.clear()
+            _save_interrupted(run, outputs.save, stop, data_note)
+            raise click.exceptions.Exit(stop.exit_code) from None
+        except TrainingDiverged as error:
+            progress.clear()
+            raise click.ClickException(_diverged_message(error, config, outputs.save)) from None
+
+
+def _write_outputs(run, outputs: Outputs, metrics: dict, data_note: dict) -> None:
+    if outputs.save:
+        _save_checkpoint(outputs.save, run, data_note)
+        click.echo(f"saved the model to {outputs.save}")
+    if outputs.metrics_out:
+        write_json_atomic(outputs.metrics_out, metrics)
+    if outputs.plot:
+        plot_history(run.history, outputs.plot)
+        click.echo(f"plotted loss and accuracy to {outputs.plot}")
+
+
+# ---------------------------------------------------------------------- checkpoints and resuming
+
+# Options that define the network, its optimizer state or the data stream: a resumed run that
+# changed them would not be a continuation of the saved one.
+FIXED_ON_RESUME = {
+    "layers": "--layers", "activation": "--activation", "output_activation": "--output-activation",
+    "loss": "--loss", "init": "--init", "optimizer": "--optimizer", "batch_size": "--batch-size/--full-batch",
+    "val_size": "--val-size", "seed": "--seed", "shuffle_split": "--shuffle-split",
+}
+
+
+def _resumed_config(stored: TrainConfig, given: dict, path: str) -> TrainConfig:
+    """The checkpoint's configuration with the options the user typed laid over it."""
+    for name, value in given.items():
+        saved = getattr(stored, name, None)
+        if name in FIXED_ON_RESUME and _normalised(name, value, stored) != _normalised(name, saved, stored):
+            raise InputError(
+                f"--resume {path}: {FIXED_ON_RESUME[name]} {_shown(value)} differs from the checkpoint's "
+                f"{_shown(saved)}; a resumed run keeps its network, optimizer and data (leave the option out)"
+            )
+    return stored.replace(**given)
+
+
+def _normalised(name: str, value, stored: TrainConfig):
+    if name == "activation" and isinstance(value, str):
+        return [value] * (len(stored.layers) - 2)
+    return value
+
+
+def _shown(value) -> str:
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return "full batch" if value is None else str(value)
+
+
+def _restore_run(saved, backend, config: TrainConfig, path: str):
+    checkpoint = restore(*saved, backend=backend, path=path)
+    if checkpoint.position.epoch >= config.epochs:
+        raise InputError(f"--resume {path}: the checkpoint has already trained {checkpoint.position.epoch} "
+                         f"{_unit(config)}s; give a larger --epochs (it counts the total, not the extra)")
+    return checkpoint
+
+
+def _data_note(data_path, data) -> dict:
+    """What a checkpoint records about its data, so that --resume finds (and checks) the same."""
+    return {
+        "path": str(Path(data_path).resolve()) if data_path else None,
+        "source": data.source,
+        "train_size": len(data.train),
+        "val_size": len(data.val),
+        "test_size": len(data.test),
+    }
+
+
+def _check_same_data(info: dict, note: dict, path: str) -> None:
+    saved = info.get("data", {}).get("train_size")
+    if saved is not None and saved != note["train_size"]:
+        raise InputError(f"--resume {path}: the checkpoint was trained on {saved} training images, this data has "
+                         f"{note['train_size']}; resume with the same --data")
+
+
+def _save_checkpoint(path: str, run, data_note: dict) -> None:
+    save_checkpoint(path, run.model, run.optimizer, run.config, run.position,
+                    run.shuffle_rng.bit_generator.state, run.history, data_note)
+
+
+def _save_interrupted(run, path: str | None, stop: "StopOnSignal", data_note: dict) -> None:
+    position = run.position
+    where = (f"after {_unit(run.config)} {position.epoch}" if position.step == 0
+             else f"in {_unit(run.config)} {position.epoch + 1} after step {position.step}")
+    message = f"interrupted by {stop.signal_name} {where}"
+    if path is None:
+        click.echo(f"{message}; nothing saved (add --save PATH to keep a resumable checkpoint)", err=True)
+        return
+    try:
+        _save_checkpoint(path, run, data_note)
+    except (OSError, ValueError) as error:
+        click.echo(f"{message}; the checkpoint was NOT saved: {error}", err=True)
+        return
+    click.echo(f"{message}; saved a resumable checkpoint to {path}\n"
+               f"continue with: nnback train --resume {path} --save {path}", err=True)
+
+
+def _diverged_message(error: TrainingDiverged, config: TrainConfig, save: str | None) -> str:
+    kept = f"; {save} was left as it was" if save and os.path.exists(save) else ""
+    return (f"training diverged in {_unit(config)} {error.epoch}: the loss became NaN or infinite by step "
+            f"{error.step}; try a smaller --lr than {config.lr:g}{kept}")
+
+
+class StopOnSignal:
+    """While active, SIGINT and SIGTERM ask training to stop after the current step (it is the
+    ``should_stop`` callable) instead of killing the process; a second signal aborts at once.
+    Outside the main thread (where signals cannot be caught) it does nothing."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.received: int | None = None
+        self.previous: dict = {}
+
+    def __enter__(self) -> "StopOnSignal":
+        if threading.current_thread() is threading.main_thread():
+            self.previous = {number: signal.signal(number, self._handle) for number in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+        self.previous = {}
+
+    def _handle(self, number, frame) -> None:
+        if self.received is not None:
+            self.__exit__()
+            raise KeyboardInterrupt
+        self.received = number
+        click.echo(f"\n{signal.Signals(number).name}: stopping after this step (again to abort now)", err=True)
+
+    def __call__(self) -> bool:
+        return self.received is not None
+
+    @property
+    def signal_name(self) -> str:
+        return signal.Signals(self.received).name if self.received else "signal"
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal number, as a shell reports a process killed by it (130, 143)."""
+        return 128 + (self.received or signal.SIGINT)
 
 
 def _check(config: TrainConfig) -> None:
@@ -217,11 +435,108 @@ def _check(config: TrainConfig) -> None:
             raise InputError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(config, name)}")
     if config.batch_size is not None and config.batch_size < 1:
         raise InputError(f"--batch-size must be at least 1, got {config.batch_size}")
-    if not config.lr > 0:
-        raise InputError(f"--lr must be positive, got {config.lr}")
+    if not (config.lr > 0 and math.isfinite(config.lr)):
+        raise InputError(f"--lr must be a positive number, got {config.lr}")
+    if not 0 <= config.momentum < 1:
+        raise InputError(f"--momentum must be at least 0 and below 1, got {config.momentum}")
+    if not (config.weight_decay >= 0 and math.isfinite(config.weight_decay)):
+        raise InputError(f"--weight-decay must be 0 or more, got {config.weight_decay}")
     if config.val_size < 0:
         raise InputError(f"--val-size must be 0 or more, got {config.val_size}")
+    if config.seed < 0:
+        raise InputError(f"--seed must be 0 or more, got {config.seed}")
 
 
-if __name__ == "__main__":
-    main()
+# ---------------------------------------------------------------------- evaluate and predict
+
+
+_device_option = click.option("--device", type=_choice(["cpu", "cuda"]), default="cpu", show_default=True,
+                              help="cpu (NumPy) or cuda (CuPy).")
+
+
+@main.command("evaluate")
+@click.argument("model_path", metavar="MODEL", type=click.Path())
+@click.option("--data", "data_path", type=click.Path(), help="MNIST IDX directory (default: bundled).")
+@_device_option
+@click.option("--metrics-out", type=click.Path(), help="Write the accuracies and confusion matrix as JSON.")
+@click.option("--plot", type=click.Path(), help="Draw the confusion matrix to this PNG (needs matplotlib).")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+def evaluate_command(model_path, data_path, device, metrics_out, plot, debug) -> None:
+    """Test a saved MODEL: accuracy, accuracy per digit and the confusion matrix."""
+    with _friendly_errors(debug):
+        Outputs(metrics_out=metrics_out, plot=plot).check()
+        checkpoint, backend = _load_model(model_path, device)
+        test = _test_split(data_path, checkpoint.model)
+        report = evaluation_report(test.labels, predict_outputs(checkpoint.model, backend, test.images))
+        click.echo(f"{model_path}: {checkpoint.model!r}")
+        click.echo(format_confusion(report))
+        click.echo(f"test accuracy {100 * report['test_accuracy']:.2f}% on {report['test_size']} images")
+        if metrics_out:
+            write_json_atomic(metrics_out, {"model": str(model_path), "data": data_path, **report})
+        if plot:
+            plot_confusion(report["confusion_matrix"], plot, title=f"{Path(model_path).name}: "
+                           f"{100 * report['test_accuracy']:.2f}% test accuracy")
+            click.echo(f"plotted the confusion matrix to {plot}")
+
+
+@main.command("predict")
+@click.argument("model_path", metavar="MODEL", type=click.Path())
+@click.option("--index", type=int, help="Classify this image of the test set (0-based).")
+@click.option("--image", type=click.Path(), help="Classify this image file, e.g. a PNG (needs Pillow).")
+@click.option("--data", "data_path", type=click.Path(), help="The MNIST directory --index reads (default: bundled).")
+@_device_option
+@click.option("--top", type=click.IntRange(1, N_CLASSES), default=3, show_default=True, help="Classes to list.")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+def predict_command(model_path, index, image, data_path, device, top, debug) -> None:
+    """Show one digit in the terminal with MODEL's prediction and its top classes."""
+    with _friendly_errors(debug):
+        if (index is None) == (image is None):
+            raise InputError("give exactly one of --index N (a test image) or --image FILE.png")
+        pixels, label = (load_digit(image), None) if image else _test_image(data_path, index)
+        checkpoint, backend = _load_model(model_path, device)
+        _check_inputs(checkpoint.model, pixels.shape[0], image or "--index")
+        outputs = predict_outputs(checkpoint.model, backend, pixels[None, :])[0]
+        click.echo(digit_art(pixels))
+        click.echo(_prediction_lines(outputs, label, top, checkpoint.model.output.name))
+
+
+def _load_model(path: str, device: str):
+    """A checkpoint's model on ``device``, in the dtype it was saved in."""
+    info, arrays = read_checkpoint(path)
+    backend = get_backend(device, info["dtype"])
+    return restore(info, arrays, backend=backend, path=path), backend
+
+
+def _test_split(data_path, model):
+    data = load_mnist(data_path, val_size=0) if data_path else load_mnist(val_size=0)
+    if len(data.test) == 0:
+        raise DataError(f"{data.source}: the test set is empty")
+    _check_inputs(model, data.test.images.shape[1], data.source)
+    return data.test
+
+
+def _test_image(data_path, index: int):
+    test = (load_mnist(data_path, val_size=0) if data_path else load_mnist(val_size=0)).test
+    if not 0 <= index < len(test):
+        raise InputError(f"--index {index}: the test set holds {len(test)} images; give 0 to {len(test) - 1}")
+    return test.images[index], int(test.labels[index])
+
+
+def _check_inputs(model, n_pixels: int, source: str) -> None:
+    if model.sizes[0] != n_pixels or model.sizes[-1] != N_CLASSES:
+        raise InputError(f"{source}: the model maps {model.sizes[0]} inputs to {model.sizes[-1]} classes, "
+                         f"but the images have {n_pixels} pixels and there are {N_CLASSES} classes")
+
+
+def _prediction_lines(outputs, label: int | None, top: int, output_name: str) -> str:
+    best = top_k(outputs, top)
+    truth = "" if label is None else f"   (true label {label}{', correct' if best[0][0] == label else ', WRONG'})"
+    lines = [f"predicted {best[0][0]}{truth}"]
+    as_percent = output_name == "softmax"
+    if not as_percent:
+        lines.append(f"  {output_name} outputs (not probabilities):")
+    for digit, value in best:
+        shown = f"{100 * value:6.2f}%" if as_percent else f"{value:7.4f}"
+        bar = "█" * int(round(20 * min(max(value, 0.0), 1.0)))
+        lines.append(f"  {digit}  {shown}  {bar}".rstrip())
+    return "\n".join(lines)

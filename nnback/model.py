@@ -88,6 +88,7 @@ class MLP:
         dropout with masks drawn from that key (the same masks on every backend).
         """
         inputs, outputs, masks = [], [], []
+        z = x
         for i, layer in enumerate(self.layers):
             if i > 0:
                 x = self.hidden[i - 1].forward(z)

@@ -78,3 +78,30 @@ def mnist_small():
     data = nnback.load_mnist(val_size=10_000)
     cut = lambda split, n: nnback.data.Split(split.images[:n], split.labels[:n])  # noqa: E731
     return nnback.Dataset(cut(data.train, 2000), cut(data.val, 500), cut(data.test, 1000), data.source)
+
+
+def write_idx(path, array: np.ndarray, magic: int) -> None:
+    """Write a raw (uncompressed) IDX file: big-endian magic, dimensions, then uint8 data."""
+    import struct
+
+    header = struct.pack(f">i{array.ndim}i", magic, *array.shape)
+    path.write_bytes(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+
+
+def idx_subset(directory, n_train: int, n_test: int):
+    """Write the first ``n_train`` training and ``n_test`` test images of the bundled MNIST as an
+    IDX directory, for CLI runs through ``--data``."""
+    from nnback.data import IMAGE_MAGIC, LABEL_MAGIC, read_idx_dir
+
+    arrays = read_idx_dir(nnback.data.bundled_dir())
+    for part, n in (("train", n_train), ("t10k", n_test)):
+        key = "train" if part == "train" else "test"
+        write_idx(directory / f"{part}-images-idx3-ubyte", arrays[f"{key}_images"][:n].reshape(n, 28, 28), IMAGE_MAGIC)
+        write_idx(directory / f"{part}-labels-idx1-ubyte", arrays[f"{key}_labels"][:n], LABEL_MAGIC)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def small_mnist_dir(tmp_path_factory):
+    """1,200 training and 300 test images (use ``--val-size 200`` or so with it)."""
+    return idx_subset(tmp_path_factory.mktemp("small-mnist"), 1200, 300)

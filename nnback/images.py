@@ -1,0 +1,88 @@
+"""Turn an image file of a handwritten digit into what the network saw in training.
+
+MNIST digits are white on black, scaled so that the digit fits a 20x20 box, and centred by their
+centre of mass in a 28x28 frame. :func:`load_digit` does the same to a PNG (or any image Pillow
+reads) of any size: transparent pixels become the background, a light background is inverted,
+the digit is cropped, scaled and centred. Pillow is an optional extra (``nnback[image]``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .data import DataError
+
+SIDE, BOX, MAX_SIDE = 28, 20, 1024
+
+
+class ImageUnavailable(RuntimeError):
+    """Pillow is not installed."""
+
+
+def require_pillow():
+    """The ``PIL.Image`` module, or an :class:`ImageUnavailable` saying how to install it."""
+    try:
+        from PIL import Image
+    except ImportError:
+        raise ImageUnavailable('--image needs Pillow, which is not installed; '
+                               'install it with: pip install "nnback[image]"') from None
+    return Image
+
+
+def load_digit(path) -> np.ndarray:
+    """An image file → (784,) float64 pixels in [0, 1], white digit on black, MNIST-centred."""
+    pixels = _grayscale(path)
+    if _border(pixels).mean() > 0.5:  # a light background: dark ink on paper, the opposite of MNIST
+        pixels = 1.0 - pixels
+    pixels = np.clip(pixels - np.median(_border(pixels)), 0.0, 1.0)  # a grey background becomes black
+    if pixels.max() <= 0.0:
+        raise DataError(f"{path}: the image is blank; no digit to read")
+    return _centre(_fit_box(pixels / pixels.max())).reshape(-1)
+
+
+def _border(pixels: np.ndarray) -> np.ndarray:
+    return np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+
+
+def _grayscale(path) -> np.ndarray:
+    Image = require_pillow()
+    try:
+        with Image.open(path) as image:
+            image.load()
+            image.thumbnail((MAX_SIDE, MAX_SIDE))  # a photo's 4000 pixels add nothing to a 20-pixel digit
+            if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+                # Transparent pixels have no colour of their own; put them on white paper.
+                rgba = image.convert("RGBA")
+                paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                image = Image.alpha_composite(paper, rgba)
+            gray = np.asarray(image.convert("L"), dtype=np.float64) / 255.0
+    except Exception as error:  # an untrusted file: Pillow's decoders raise OSError, ValueError, SyntaxError...
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise DataError(f"{path}: not an image Pillow can read ({first})") from None
+    if gray.ndim != 2 or min(gray.shape) < 1:
+        raise DataError(f"{path}: the image has no pixels")
+    return gray
+
+
+def _fit_box(pixels: np.ndarray) -> np.ndarray:
+    """Crop to the ink and scale the longer side to 20 pixels (keeping the aspect ratio)."""
+    Image = require_pillow()
+    rows, cols = np.nonzero(pixels > 0.1 * pixels.max())
+    crop = pixels[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    scale = BOX / max(crop.shape)
+    size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+    image = Image.fromarray(np.round(crop * 255).astype(np.uint8)).resize(size, Image.LANCZOS)
+    return np.asarray(image, dtype=np.float64) / 255.0
+
+
+def _centre(digit: np.ndarray) -> np.ndarray:
+    """Place the digit in a 28x28 frame with its centre of mass in the middle."""
+    frame = np.zeros((SIDE, SIDE))
+    height, width = digit.shape
+    total = digit.sum() or 1.0
+    centre_row = (digit.sum(axis=1) @ np.arange(height)) / total
+    centre_col = (digit.sum(axis=0) @ np.arange(width)) / total
+    top = int(np.clip(round(SIDE / 2 - centre_row), 0, SIDE - height))
+    left = int(np.clip(round(SIDE / 2 - centre_col), 0, SIDE - width))
+    frame[top:top + height, left:left + width] = digit
+    return np.clip(frame, 0.0, 1.0)

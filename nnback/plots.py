@@ -1,0 +1,79 @@
+"""Pictures: training curves (``train --plot``) and the confusion matrix (``evaluate --plot``).
+
+matplotlib is an optional extra (``pip install "nnback[plot]"``). It is imported only here, with
+the non-interactive Agg backend, and :func:`require_matplotlib` lets the CLI find out that it is
+missing before an hour of training rather than after. Files are written atomically.
+"""
+
+from __future__ import annotations
+
+from .atomic import atomic_write
+
+
+class PlotUnavailable(RuntimeError):
+    """matplotlib is not installed."""
+
+
+def require_matplotlib():
+    """The ``matplotlib.pyplot`` module on the Agg backend, or a :class:`PlotUnavailable`."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise PlotUnavailable('--plot needs matplotlib, which is not installed; '
+                              'install it with: pip install "nnback[plot]"') from None
+    return plt
+
+
+def plot_history(history: list[dict], path) -> None:
+    """Loss (left) and accuracy (right) per epoch or iteration, for every set that has them."""
+    plt = require_matplotlib()
+    from matplotlib.ticker import MaxNLocator
+
+    epochs = [entry["epoch"] for entry in history]
+    figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(10, 4))
+    for key, label in (("train_loss", "train"), ("val_loss", "validation"), ("test_loss", "test")):
+        _curve(loss_axes, history, epochs, key, label, scale=1.0)
+    for key, label in (("val_accuracy", "validation"), ("test_accuracy", "test")):
+        _curve(accuracy_axes, history, epochs, key, label, scale=100.0)
+    loss_axes.set(xlabel="epoch", ylabel="loss", title="Loss")
+    accuracy_axes.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
+    for axes in (loss_axes, accuracy_axes):
+        axes.grid(alpha=0.3)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if axes.lines:
+            axes.legend()
+    _save(plt, figure, path)
+
+
+def _curve(axes, history, epochs, key, label, scale: float) -> None:
+    values = [entry.get(key) for entry in history]
+    if any(value is not None for value in values):
+        axes.plot(epochs, [float("nan") if v is None else scale * v for v in values], marker=".", label=label)
+
+
+def plot_confusion(confusion, path, title: str = "Confusion matrix") -> None:
+    """The confusion matrix as a heat map with the count in each cell."""
+    plt = require_matplotlib()
+    n = len(confusion)
+    figure, axes = plt.subplots(figsize=(6.5, 5.5))
+    image = axes.imshow(confusion, cmap="Blues")
+    figure.colorbar(image, ax=axes)
+    peak = max(max(row) for row in confusion) if n else 0
+    for i in range(n):
+        for j in range(n):
+            color = "white" if confusion[i][j] > peak / 2 else "black"
+            axes.text(j, i, str(confusion[i][j]), ha="center", va="center", fontsize=7, color=color)
+    axes.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true", title=title)
+    _save(plt, figure, path)
+
+
+def _save(plt, figure, path) -> None:
+    try:
+        figure.tight_layout()
+        with atomic_write(path) as file:
+            figure.savefig(file, format="png", dpi=100)
+    finally:
+        plt.close(figure)

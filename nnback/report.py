@@ -1,0 +1,74 @@
+"""What ``nnback evaluate`` and ``nnback predict`` show: predictions on the host, the confusion
+matrix, per-class accuracy, top-k tables and a digit drawn in the terminal.
+
+A host edge: the model runs on its backend in chunks and only the outputs come back to NumPy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .backend import to_numpy
+
+SHADES = " ░▒▓█"
+
+
+def predict_outputs(model, backend, images: np.ndarray, chunk: int = 10_000) -> np.ndarray:
+    """Output activations (n, n_out) on the host for host images (n, n_in), computed in chunks."""
+    parts = [to_numpy(model.predict_proba(backend.asarray(images[start:start + chunk])))
+             for start in range(0, len(images), chunk)]
+    return np.concatenate(parts) if parts else np.zeros((0, model.sizes[-1]))
+
+
+def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:
+    """(n_classes, n_classes) counts: row = true class, column = predicted class."""
+    counts = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(counts, (labels, predicted), 1)
+    return counts
+
+
+def per_class_accuracy(confusion: np.ndarray) -> list[float | None]:
+    """Recall of each true class (None for a class with no examples)."""
+    totals = confusion.sum(axis=1)
+    return [float(confusion[k, k] / totals[k]) if totals[k] else None for k in range(len(confusion))]
+
+
+def evaluation_report(labels: np.ndarray, outputs: np.ndarray) -> dict:
+    """The JSON-ready evaluation: accuracy, per-class accuracy and confusion matrix."""
+    predicted = np.argmax(outputs, axis=1)
+    confusion = confusion_matrix(labels, predicted, outputs.shape[1])
+    return {
+        "test_size": int(len(labels)),
+        "test_accuracy": float(np.mean(predicted == labels)) if len(labels) else None,
+        "per_class_accuracy": per_class_accuracy(confusion),
+        "confusion_matrix": confusion.tolist(),
+    }
+
+
+def format_confusion(report: dict) -> str:
+    """The confusion matrix as a table, with each class's count and accuracy on the right."""
+    confusion = np.asarray(report["confusion_matrix"])
+    n = len(confusion)
+    width = max(5, len(str(confusion.max())) + 1)
+    lines = ["true \\ predicted".ljust(9) + "".join(f"{k:>{width}}" for k in range(n)) + "   count  accuracy"]
+    for k, (row, accuracy) in enumerate(zip(confusion, report["per_class_accuracy"])):
+        shown = "      -" if accuracy is None else f"{100 * accuracy:6.2f}%"
+        lines.append(f"{k:>9}" + "".join(f"{c:>{width}}" for c in row) + f"{row.sum():>8}   {shown}")
+    return "\n".join(lines)
+
+
+def top_k(outputs: np.ndarray, k: int = 3) -> list[tuple[int, float]]:
+    """The k largest outputs of one image (n_out,) as (class, value), largest first."""
+    order = np.argsort(-outputs, kind="stable")[:k]
+    return [(int(c), float(outputs[c])) for c in order]
+
+
+def digit_art(image: np.ndarray, side: int = 28) -> str:
+    """A 28x28 image in [0, 1] as 14 lines of shade blocks: each character covers two pixel rows
+    (a terminal cell is about twice as tall as it is wide), so the digit keeps its proportions."""
+    pixels = np.clip(np.asarray(image, dtype=np.float64).reshape(side, side), 0.0, 1.0)
+    if side % 2:
+        pixels = np.vstack([pixels, np.zeros((1, side))])
+    pairs = (pixels[0::2] + pixels[1::2]) / 2.0
+    levels = np.minimum((pairs * len(SHADES)).astype(int), len(SHADES) - 1)
+    return "\n".join("".join(SHADES[level] for level in row).rstrip() for row in levels)
