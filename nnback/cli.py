@@ -20,9 +20,9 @@ import click
 import numpy as np
 
 from .activations import ACTIVATIONS
-from .augment import AUGMENTATIONS
+from .augment import AUGMENTATIONS, get_augmentation, preview_keys
 from .atomic import write_json_atomic
-from .backend import DTYPES, BackendUnavailable, get_backend
+from .backend import DTYPES, BackendUnavailable, get_backend, to_numpy
 from .checkpoint import read_checkpoint, restore, save_checkpoint, stored_config
 from .data import N_CLASSES, DataError, load_mnist
 from .images import ImageUnavailable, load_digit
@@ -30,7 +30,7 @@ from .initializers import INITIALIZERS
 from .losses import LOSSES
 from .optimizers import OPTIMIZERS
 from .presets import PRESETS, get_preset
-from .plots import PlotUnavailable, plot_confusion, plot_history, require_matplotlib
+from .plots import PlotUnavailable, plot_confusion, plot_digit_grid, plot_history, require_matplotlib
 from .report import digit_art, evaluation_report, format_confusion, predict_outputs, top_k
 from .runner import SCHEDULES, TrainConfig, prepare
 from .training import TrainingDiverged, TrainingInterrupted
@@ -165,6 +165,28 @@ def train_command(data_path, metrics_out, save, save_every, resume, plot, quiet,
         if dropout_text is not None:
             options["dropout"] = _rates(dropout_text)
         _train(data_path, outputs, quiet, full_batch, layers, options, resume, preset)
+
+
+@main.command("augment")
+@click.option("--augment", "name", type=_choice([n for n in AUGMENTATIONS if n != "none"]), default="elastic",
+              show_default=True, help="Which augmentation to show.")
+@click.option("--count", type=click.IntRange(1, 16), default=8, show_default=True, help="Augmented versions per digit.")
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of the random draws.")
+@click.option("--plot", type=click.Path(), required=True, help="Write the grid of digits to this PNG.")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+def augment_command(name, count, seed, plot, debug) -> None:
+    """Show what --augment does: eight test digits, each next to COUNT augmented versions."""
+    with _friendly_errors(debug):
+        _writable(plot, "--plot")
+        require_matplotlib()
+        backend = get_backend("cpu")
+        test = load_mnist(val_size=0).test
+        digits, transform = test.images[:8], get_augmentation(name)
+        versions = [to_numpy(transform(backend.asarray(digits), key)) for key in preview_keys(seed, count)]
+        rows = [(f"test image {i} (a {test.labels[i]})", np.stack([digits[i]] + [v[i] for v in versions]))
+                for i in range(len(digits))]
+        plot_digit_grid(rows, plot, f"--augment {name}: original, then {count} draws (seed {seed})")
+        click.echo(f"plotted {len(digits)} digits with {count} {name} versions each to {plot}")
 
 
 @main.command("presets")

@@ -1,4 +1,5 @@
-"""Pictures: training curves (``train --plot``) and the confusion matrix (``evaluate --plot``).
+"""Pictures: training curves (``train --plot``), the confusion matrix (``evaluate --plot``) and
+augmented digits (``augment --plot``).
 
 matplotlib is an optional extra (``pip install "nnback[plot]"``). It is imported only here, with
 the non-interactive Agg backend, and :func:`require_matplotlib` lets the CLI find out that it is
@@ -67,6 +68,21 @@ def plot_confusion(confusion, path, title: str = "Confusion matrix") -> None:
             color = "white" if confusion[i][j] > peak / 2 else "black"
             axes.text(j, i, str(confusion[i][j]), ha="center", va="center", fontsize=7, color=color)
     axes.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true", title=title)
+    _save(plt, figure, path)
+
+
+def plot_digit_grid(rows, path, title: str) -> None:
+    """A grid of 28×28 digits: ``rows`` is a list of (label, images (n, 784)) pairs, one per row."""
+    plt = require_matplotlib()
+    columns = max(len(images) for _, images in rows)
+    figure, axes = plt.subplots(len(rows), columns, figsize=(columns * 0.9, len(rows) * 0.95), squeeze=False)
+    for (label, images), line in zip(rows, axes):
+        for column, cell in enumerate(line):
+            cell.set_axis_off()
+            if column < len(images):
+                cell.imshow(images[column].reshape(28, 28), cmap="gray_r", vmin=0.0, vmax=1.0)
+        line[0].set_title(label, fontsize=7, loc="left")
+    figure.suptitle(title, fontsize=9)
     _save(plt, figure, path)
 
 

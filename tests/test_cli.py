@@ -96,3 +96,11 @@ def test_library_use_matches_the_readme(small_idx_dir):
     assert 0.5 < result.metrics["test_accuracy"] <= 1.0
     predictions = result.model.predict(nnback.get_backend("cpu").asarray(np.zeros((2, 784), np.float32)))
     assert predictions.shape == (2,)
+
+
+def test_augment_preview_writes_a_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "grid.png"
+    result = CliRunner().invoke(main, ["augment", "--augment", "translate", "--count", "3", "--plot", str(path)])
+    assert result.exit_code == 0, result.output
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
