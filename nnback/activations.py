@@ -41,9 +41,11 @@ def _relu(z):
 
 
 def _relu_backward(a, da):
-    # a = max(z, 0) is never negative, so sign(a) is exactly the 0/1 derivative mask: one kernel
-    # fewer than where(a > 0, da, 0), and several times faster on NumPy (benchmarks/).
-    return da * array_namespace(a).sign(a)
+    # An explicit 0/1 mask times da: on NumPy several times faster than where(a > 0, da, 0).
+    # Not sign(a): array-api-compat's CuPy sign patches NaNs through a boolean-mask write, which
+    # synchronises the GPU with the host on every step (found by tests/test_gpu.py on an H100).
+    xp = array_namespace(a)
+    return da * xp.astype(a > 0.0, da.dtype)
 
 
 def _tanh(z):

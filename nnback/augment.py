@@ -27,7 +27,10 @@ def _gather(x, rows, cols):
     """x[b, rows, cols] for integer-valued (batch, 784) coordinates; 0 outside the image."""
     xp = array_namespace(x)
     inside = (rows >= 0) & (rows <= SIDE - 1) & (cols >= 0) & (cols <= SIDE - 1)
-    rows, cols = xp.clip(rows, 0, SIDE - 1), xp.clip(cols, 0, SIDE - 1)
+    # minimum/maximum rather than clip: array-api-compat's clip writes through a boolean mask,
+    # which makes CuPy synchronise with the host (caught by tests/test_gpu.py).
+    rows = xp.minimum(xp.maximum(rows, 0.0), float(SIDE - 1))
+    cols = xp.minimum(xp.maximum(cols, 0.0), float(SIDE - 1))
     batch = xp.reshape(xp.arange(x.shape[0], dtype=xp.int64, device=device_of(x)), (-1, 1))
     index = batch * (SIDE * SIDE) + xp.astype(rows, xp.int64) * SIDE + xp.astype(cols, xp.int64)
     values = xp.take(xp.reshape(x, (-1,)), xp.reshape(index, (-1,)))
