@@ -15,8 +15,9 @@ from pathlib import Path
 import click
 
 from .activations import ACTIVATIONS
-from .backend import DTYPES, BackendUnavailable
-from .data import DataError, load_mnist
+from .backend import DTYPES, BackendUnavailable, seeded_generators
+from .data import DataError
+from .formats import load_dataset
 from .initializers import INITIALIZERS
 from .losses import LOSSES
 from .optimizers import OPTIMIZERS
@@ -125,7 +126,7 @@ def _choice(names) -> click.Choice:
 @click.option("--val-size", type=int, help="Training images held out for validation.  [default: 10000]")
 @click.option("--seed", type=int, help="Seed for weights, batch order and splits.  [default: 0]")
 @click.option("--dtype", type=_choice(DTYPES), help="Floating dtype.  [default: float32]")
-@click.option("--data", "data_path", type=click.Path(), help="An MNIST directory of IDX files (default: the bundled copy).")
+@click.option("--data", "data_path", type=click.Path(), help="MNIST as IDX files, CSV, Keras mnist.npz or Nielsen mnist.pkl.gz (default: the bundled copy).")
 @click.option("--metrics-out", type=click.Path(), help="Write the run's metrics as JSON to this file.")
 @click.option("--quiet", is_flag=True, help="Print only the final summary.")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
@@ -162,7 +163,7 @@ def _train(data_path, metrics_out, quiet, full_batch, layers, options) -> None:
     config = TrainConfig().replace(**given)
     _check(config)
     _writable(metrics_out, "--metrics-out")
-    data = load_mnist(data_path, val_size=config.val_size) if data_path else None
+    data = load_dataset(data_path, config.val_size, _split_rng(config)) if data_path else None
     unit = "iter" if config.batch_size is None else "epoch"
     progress = Progress(sys.stderr.isatty() and not quiet, config.epochs)
 
@@ -180,6 +181,11 @@ def _train(data_path, metrics_out, quiet, full_batch, layers, options) -> None:
     )
     if metrics_out:
         write_json_atomic(metrics_out, metrics)
+
+
+def _split_rng(config: TrainConfig):
+    """The generator runner.train would shuffle the bundled split with, for the same split of --data."""
+    return seeded_generators(config.seed)[2] if config.shuffle_split else None
 
 
 def _check(config: TrainConfig) -> None:
