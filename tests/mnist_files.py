@@ -108,7 +108,7 @@ def _py2(obj) -> bytes:
     if isinstance(obj, bytes):
         return b"T" + struct.pack("<I", len(obj)) + obj
     if isinstance(obj, np.dtype):
-        return (b"cnumpy\ndtype\n" + _py2((obj.str[1:].encode(), False, True)) + b"R"
+        return (b"cnumpy\ndtype\n" + _py2((obj.str[1:].encode(), 0, 1)) + b"R"  # NumPy 1.x: ints
                 + _py2((3, obj.str[0].encode(), None, None, None, -1, -1, 0)) + b"b")
     assert isinstance(obj, np.ndarray)
     reconstruct = b"cnumpy.core.multiarray\n_reconstruct\n" + _py2_args(b"cnumpy\nndarray\n") + b"R"

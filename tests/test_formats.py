@@ -414,3 +414,17 @@ def test_missing_path(tmp_path):
 def test_directory_with_nothing_to_read(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     expect_error(tmp_path, "cannot tell which files to read")
+
+
+def test_pickle_forged_memo_index_is_refused_quickly(tmp_path):
+    """Found by fuzzing: one LONG_BINPUT with index 680,825,748 made CPython allocate and zero a
+    5 GB memo table (24 s) before the pickle failed. It is refused before unpickling starts."""
+    import pickle
+    import time
+
+    raw = pickle.dumps(nielsen_content(SAMPLE, VAL), protocol=5)
+    at = raw.index(b"\x8c\x0b_frombuffer") + 2
+    (tmp_path / "m.pkl").write_bytes(raw[:at] + b"\x00" + raw[at:])  # "\x94\x93\x94(" now reads as an index
+    start = time.perf_counter()
+    expect_error(tmp_path / "m.pkl", "damaged pickle", "memo index 680825748")
+    assert time.perf_counter() - start < 1.0

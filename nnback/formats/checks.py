@@ -42,7 +42,7 @@ def checked_split(images, labels, where: str) -> Split:
 def checked_labels(labels: np.ndarray, where: str) -> np.ndarray:
     """Integer class labels 0-9 as int64; float or one-hot labels are refused, never guessed."""
     if labels.dtype.kind not in "iu":
-        raise DataError(f"{where}: labels have dtype {labels.dtype}; expected integers 0-9")
+        raise DataError(f"{where}: labels have dtype {printable(str(labels.dtype))}; expected integers 0-9")
     bad = np.flatnonzero((labels < 0) | (labels >= N_CLASSES))
     if bad.size:
         raise DataError(f"{where}: label {labels[bad[0]]} at index {bad[0]} is outside 0-9 "
@@ -61,7 +61,7 @@ def unit_pixels(images: np.ndarray, where: str) -> np.ndarray:
         pixels /= np.float32(255.0)  # the same operation as the bundled IDX path: identical bits
         return pixels
     if kind != "f":
-        raise DataError(f"{where}: pixels have dtype {images.dtype}; expected uint8 0-255 or floats in [0, 1]")
+        raise DataError(f"{where}: pixels have dtype {printable(str(images.dtype))}; expected uint8 0-255 or floats in [0, 1]")
     finite = np.isfinite(images)
     if not finite.all():
         row = int(np.flatnonzero(~finite.all(axis=1))[0])
@@ -92,3 +92,15 @@ def hold_out(train: Split, val_size: int, shuffle_rng=None) -> tuple[Split, Spli
         images, labels = images[order], labels[order]
     cut = n - val_size
     return Split(images[:cut], labels[:cut]), Split(images[cut:], labels[cut:])
+
+
+def printable(text: str, limit: int = 100) -> str:
+    """Text from a file, safe for a one-line message: control characters escaped, length capped."""
+    text = "".join(char if char.isprintable() else ascii(char)[1:-1] for char in text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def describe(error: Exception) -> str:
+    """An exception raised by a parser, as ``Type: first line of its message``."""
+    text = printable(str(error).strip())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data import N_PIXELS, DataError
-from .checks import checked_split
+from .checks import checked_split, describe, printable
 from .sniff import read_bytes
 
 N_COLUMNS = 1 + N_PIXELS
@@ -64,8 +64,7 @@ def _parse(body: str, first_line: int, where: str) -> np.ndarray:
         return np.loadtxt(io.StringIO(body), delimiter=",", dtype=np.float32, comments=None, ndmin=2)
     except (ValueError, OverflowError) as error:
         _diagnose(body, first_line, where)  # raises the precise message when it can name the line
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise DataError(f"{where}: cannot read as CSV ({reason})") from None
+        raise DataError(f"{where}: cannot read as CSV ({describe(error)})") from None
 
 
 def _diagnose(body: str, first_line: int, where: str) -> None:
@@ -79,7 +78,7 @@ def _diagnose(body: str, first_line: int, where: str) -> None:
                             "(the label, then 784 pixels)")
         for column, cell in enumerate(cells, start=1):
             if not _is_number(cell):
-                raise DataError(f"{where}: line {number}, column {column}: {cell.strip()[:20]!r} "
+                raise DataError(f"{where}: line {number}, column {column}: {printable(repr(cell.strip()), 24)} "
                                 "is not a number")
 
 

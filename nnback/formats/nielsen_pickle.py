@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import io
 import pickle
+import pickletools
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from ..data import DataError
-from .checks import Parts, checked_split
+from .checks import Parts, checked_split, describe, printable
 from .sniff import read_bytes
 
 PARTS = ("training", "validation", "test")
@@ -28,15 +30,27 @@ def _latin1_encode(text, encoding="latin1"):
     return text.encode("latin1")
 
 
+def _from_buffer(buffer, dtype, shape, order="C"):
+    """NumPy's protocol-5 ``_frombuffer``, on a private copy of the bytes."""
+    if not isinstance(buffer, (bytes, bytearray)) or not isinstance(dtype, np.dtype):
+        raise pickle.UnpicklingError("_frombuffer is admitted only with bytes and a dtype")
+    return np.frombuffer(bytes(buffer), dtype=dtype).reshape(shape, order=order)
+
+
+def _dtype(spec, align=False, copy=False):
+    """``numpy.dtype`` as pickles call it; NumPy 1.x wrote the flags as ints 0 and 1, which
+    NumPy 2.4 deprecates, so they are passed on as booleans."""
+    return np.dtype(spec, bool(align), bool(copy))
+
+
 def _reconstructors() -> dict:
-    """The functions NumPy's own pickles name, taken from NumPy itself, not imported by name."""
+    """The globals NumPy's own pickles name; the array rebuilder is taken from NumPy itself."""
     reconstruct = np.zeros(0).__reduce__()[0]  # numpy(._)core.multiarray._reconstruct
-    frombuffer = np.zeros(1).__reduce_ex__(5)[0]  # numpy(._)core.numeric._frombuffer (protocol 5)
-    allowed = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype,
+    allowed = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): _dtype,
                ("_codecs", "encode"): _latin1_encode}
     for core in ("numpy.core", "numpy._core"):
         allowed[(f"{core}.multiarray", "_reconstruct")] = reconstruct
-        allowed[(f"{core}.numeric", "_frombuffer")] = frombuffer
+        allowed[(f"{core}.numeric", "_frombuffer")] = _from_buffer
     return allowed
 
 
@@ -62,13 +76,23 @@ class ArraysOnlyUnpickler(pickle.Unpickler):
 def load_arrays_only(raw: bytes, where: str):
     """Unpickle ``raw`` with :class:`ArraysOnlyUnpickler`; every failure is a DataError."""
     try:
+        _check_opcodes(raw)
         return ArraysOnlyUnpickler(io.BytesIO(raw), encoding="latin1").load()
     except ForbiddenObject as refused:
-        raise DataError(f"{where}: refused: the pickle asks for {refused}, which a NumPy array never "
+        raise DataError(f"{where}: refused: the pickle asks for {printable(str(refused))}, which a NumPy array never "
                         "needs; only arrays, tuples and numbers are loaded (a pickle can run code)") from None
     except Exception as error:  # a damaged pickle fails in many ways; nothing it names can run
-        text = str(error).strip().splitlines()[0][:120] if str(error).strip() else ""
-        raise DataError(f"{where}: damaged pickle ({type(error).__name__}{': ' + text if text else ''})") from None
+        raise DataError(f"{where}: damaged pickle ({describe(error)})") from None
+
+
+def _check_opcodes(raw: bytes) -> None:
+    """Read the opcodes once without running them. CPython grows its memo table up to the largest
+    index a PUT names, so one forged index could make it allocate and zero gigabytes."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pickletools warns about odd escapes in protocol-0 text
+        for count, (opcode, argument, _) in enumerate(pickletools.genops(raw)):
+            if opcode.name in ("PUT", "BINPUT", "LONG_BINPUT") and argument > count:
+                raise pickle.UnpicklingError(f"memo index {argument} at opcode {count} is out of sequence")
 
 
 def read_pickle(path: Path) -> Parts:

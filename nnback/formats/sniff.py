@@ -11,6 +11,7 @@ import zlib
 from pathlib import Path
 
 from ..data import DataError
+from .checks import printable
 
 IDX, NPZ, PICKLE, CSV = "IDX", "npz", "pickle", "CSV"
 GZIP_MAGIC = b"\x1f\x8b"
@@ -74,4 +75,4 @@ def read_bytes(path: Path) -> bytes:
 
 
 def _reason(error: Exception) -> str:
-    return getattr(error, "strerror", None) or str(error) or type(error).__name__
+    return printable(getattr(error, "strerror", None) or str(error) or type(error).__name__)
