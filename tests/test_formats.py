@@ -428,3 +428,51 @@ def test_pickle_forged_memo_index_is_refused_quickly(tmp_path):
     start = time.perf_counter()
     expect_error(tmp_path / "m.pkl", "damaged pickle", "memo index 680825748")
     assert time.perf_counter() - start < 1.0
+
+
+def test_idx_labels_outside_0_9(tmp_path):
+    raw = idx_bytes(np.array([1, 2, 12, 3, 4, 5, 6, 7], np.uint8))
+    expect_error(write_bad_idx(tmp_path, "train-labels-idx1-ubyte", raw), "train labels outside 0-9")
+
+
+def test_npz_empty_dataset(tmp_path):
+    path = write_npz(tmp_path / "m.npz", SAMPLE, x_test=np.zeros((0, 28, 28), np.uint8), y_test=np.zeros(0, np.uint8))
+    expect_error(path, "x_test", "no images (empty dataset)")
+
+
+def test_pickle_nan_pixels(tmp_path):
+    good = nielsen_content(SAMPLE, VAL)
+    images = good[2][0].copy()
+    images[1, 0] = np.inf
+    content = (good[0], good[1], (images, good[2][1]))
+    expect_error(write_pickle(tmp_path / "m.pkl.gz", content), "(test)", "image 1 holds NaN or infinite")
+
+
+def test_directory_with_two_candidates_is_ambiguous(tmp_path):
+    write_npz(tmp_path / "a.npz", SAMPLE)
+    write_pickle(tmp_path / "b.pkl.gz", nielsen_content(SAMPLE, VAL))
+    expect_error(tmp_path, "cannot tell which files to read", "a.npz (npz)", "b.pkl.gz (pickle)")
+
+
+def test_directory_of_one_pickle(tmp_path):
+    write_pickle(tmp_path / "mnist.pkl.gz", nielsen_content(SAMPLE, VAL))
+    assert_matches_sample(load_dataset(tmp_path, val_size=0))
+
+
+def test_csv_pandas_header_of_column_numbers_is_skipped(tmp_path):
+    header = ",".join(str(i) for i in range(785))
+    lines = [header] + good_lines()
+    write_train_csv(tmp_path, "\n".join(lines) + "\n")
+    assert_matches_sample(load_dataset(tmp_path / "mnist_train.csv", val_size=VAL))
+
+
+def test_csv_whole_numbers_written_as_floats_load(tmp_path):
+    lines = [",".join(f"{int(cell)}.0" for cell in line.split(",")) for line in good_lines()]
+    write_train_csv(tmp_path, "\r\n".join(lines) + "\r\n")  # Windows line ends too
+    assert_matches_sample(load_dataset(tmp_path / "mnist_train.csv", val_size=VAL))
+
+
+def test_csv_tiny_fraction_is_not_rounded_away(tmp_path):
+    cells = good_lines()[0].split(",")
+    cells[5] = "1e-50"
+    expect_error(write_train_csv(tmp_path, with_line(0, ",".join(cells))), "line 1, column 6", "not a whole number")

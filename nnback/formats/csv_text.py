@@ -42,34 +42,46 @@ def _text(path: Path, where: str) -> str:
 
 def _without_header(text: str, where: str) -> tuple[str, int]:
     """The data lines and the line number of the first of them; checks the first line's width."""
-    lines = text.splitlines(keepends=True)
-    index = next(i for i, line in enumerate(lines) if line.strip())
-    cells = lines[index].split(",")
-    header = not _is_number(cells[0])
+    start, number = 0, 1
+    while not text[start:_line_end(text, start)].strip():  # the text holds a non-blank line
+        start, number = _line_end(text, start) + 1, number + 1
+    end = _line_end(text, start)
+    cells = text[start:end].split(",")
+    header = not _is_number(cells[0]) or _counts_columns(cells)
     if len(cells) != N_COLUMNS:
-        name = "the header" if header else f"line {index + 1}"
+        name = "the header" if header else f"line {number}"
         hint = (" with no label column (an unlabelled test file, such as Kaggle's test.csv?)"
                 if len(cells) == N_PIXELS else "")
         raise DataError(f"{where}: {name} has {len(cells)} columns{hint}; expected {N_COLUMNS} "
                         "(the label, then 784 pixels)")
-    start = index + 1 if header else index
-    body = "".join(lines[start:])
+    if not header:
+        return text[start:], number
+    body = text[end + 1:]
     if not body.strip():
         raise DataError(f"{where}: has a header but no data lines (empty dataset)")
-    return body, start + 1
+    return body, number + 1
+
+
+def _line_end(text: str, start: int) -> int:
+    end = text.find("\n", start)
+    return len(text) if end < 0 else end
 
 
 def _parse(body: str, first_line: int, where: str) -> np.ndarray:
-    try:
-        return np.loadtxt(io.StringIO(body), delimiter=",", dtype=np.float32, comments=None, ndmin=2)
-    except (ValueError, OverflowError) as error:
-        _diagnose(body, first_line, where)  # raises the precise message when it can name the line
-        raise DataError(f"{where}: cannot read as CSV ({describe(error)})") from None
+    """Whole numbers parse fast as int32; anything else (``7.0``, ``nan``) is read as float64,
+    exactly enough that no fraction or overflow is rounded away before it is checked."""
+    for dtype in (np.int32, np.float64):
+        try:
+            return np.loadtxt(io.StringIO(body), delimiter=",", dtype=dtype, comments=None, ndmin=2)
+        except (ValueError, OverflowError) as error:
+            failure = error
+    _diagnose(body, first_line, where)  # raises the precise message when it can name the line
+    raise DataError(f"{where}: cannot read as CSV ({describe(failure)})") from None
 
 
 def _diagnose(body: str, first_line: int, where: str) -> None:
     """Find the first line with the wrong width or a cell that is not a number."""
-    for number, line in enumerate(body.splitlines(), start=first_line):
+    for number, line in enumerate(body.split("\n"), start=first_line):
         if not line.strip():
             continue
         cells = line.split(",")
@@ -106,11 +118,20 @@ def _fail_at(value, row: int, column: int, body: str, first_line: int, where: st
 def _line_number(body: str, row: int, first_line: int) -> int:
     """The file line of data row ``row`` (blank lines do not count as rows)."""
     seen = -1
-    for number, line in enumerate(body.splitlines(), start=first_line):
+    for number, line in enumerate(body.split("\n"), start=first_line):
         seen += bool(line.strip())
         if seen == row:
             return number
     return first_line + row
+
+
+def _counts_columns(cells: list[str]) -> bool:
+    """A header of column numbers (pandas writes 0,1,...,784); no image has a pixel above 255."""
+    try:
+        numbers = [float(cell) for cell in cells]
+    except ValueError:
+        return False
+    return numbers in (list(range(N_COLUMNS)), list(range(1, N_COLUMNS + 1)))
 
 
 def _is_number(cell: str) -> bool:
