@@ -25,6 +25,7 @@ from .atomic import write_json_atomic
 from .backend import DTYPES, BackendUnavailable, get_backend, to_numpy
 from .checkpoint import read_checkpoint, restore, save_checkpoint, stored_config
 from .data import N_CLASSES, DataError, load_mnist
+from .formats import load_dataset
 from .images import ImageUnavailable, load_digit
 from .initializers import INITIALIZERS
 from .losses import LOSSES
@@ -142,7 +143,7 @@ def _choice(names) -> click.Choice:
 @click.option("--val-size", type=int, help="Training images held out for validation.  [default: 10000]")
 @click.option("--seed", type=int, help="Seed for weights, batch order and splits.  [default: 0]")
 @click.option("--dtype", type=_choice(DTYPES), help="Floating dtype.  [default: float32]")
-@click.option("--data", "data_path", type=click.Path(), help="An MNIST directory of IDX files (default: the bundled copy).")
+@click.option("--data", "data_path", type=click.Path(), help="MNIST as IDX files, CSV, Keras mnist.npz or Nielsen mnist.pkl.gz (default: the bundled copy).")
 @click.option("--metrics-out", type=click.Path(), help="Write the run's metrics as JSON to this file.")
 @click.option("--save", type=click.Path(), help="Save a resumable checkpoint (.npz) here at the end, or on Ctrl-C.")
 @click.option("--save-every", type=int, help="With --save, also save every N epochs, so a crash loses at most N.")
@@ -530,7 +531,7 @@ def _load_model(path: str, device: str):
 
 
 def _test_split(data_path, model):
-    data = load_mnist(data_path, val_size=0) if data_path else load_mnist(val_size=0)
+    data = load_dataset(data_path, val_size=0)
     if len(data.test) == 0:
         raise DataError(f"{data.source}: the test set is empty")
     _check_inputs(model, data.test.images.shape[1], data.source)
@@ -538,7 +539,7 @@ def _test_split(data_path, model):
 
 
 def _test_image(data_path, index: int):
-    test = (load_mnist(data_path, val_size=0) if data_path else load_mnist(val_size=0)).test
+    test = (load_dataset(data_path, val_size=0)).test
     if not 0 <= index < len(test):
         raise InputError(f"--index {index}: the test set holds {len(test)} images; give 0 to {len(test) - 1}")
     return test.images[index], int(test.labels[index])

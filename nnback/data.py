@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import struct
+import zlib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -67,7 +68,7 @@ def read_idx(path: Path, magic: int, expected_sha256: str | None = None) -> np.n
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError, gzip.BadGzipFile) as error:
+        except (OSError, EOFError, zlib.error) as error:
             raise DataError(f"{path}: damaged gzip data ({error})") from None
     if expected_sha256 is not None and hashlib.sha256(raw).hexdigest() != expected_sha256:
         raise DataError(f"{path}: SHA-256 checksum mismatch; the bundled file is damaged, reinstall nnback")
@@ -86,7 +87,7 @@ def read_idx(path: Path, magic: int, expected_sha256: str | None = None) -> np.n
     if len(raw) - header != expected:
         raise DataError(f"{path}: holds {len(raw) - header} data bytes, the header promises {expected} (truncated?)")
     data = np.frombuffer(raw, dtype=np.uint8, offset=header)
-    return data.reshape(dims[0], -1) if magic == IMAGE_MAGIC else data
+    return data.reshape(dims[0], dims[1] * dims[2]) if magic == IMAGE_MAGIC else data
 
 
 def _find(directory: Path, stem: str) -> Path:

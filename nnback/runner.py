@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 from .augment import check_images, get_augmentation
 from .backend import get_backend, seeded_generators
-from .data import N_CLASSES, Dataset, load_mnist
+from .data import N_CLASSES, Dataset
+from .formats import load_dataset
 from .losses import get_loss
 from .model import MLP
 from .optimizers import make_optimizer
@@ -163,7 +164,7 @@ def prepare(config: TrainConfig | None = None, data: Dataset | None = None, back
     init_rng, shuffle_rng, split_rng = seeded_generators(config.seed)
     check_images(config.layers[0], config.augment)
     if data is None:
-        data = load_mnist(config.data, val_size=config.val_size, shuffle_rng=split_rng if config.shuffle_split else None)
+        data = load_dataset(config.data, config.val_size, split_rng if config.shuffle_split else None)
     if resume is None:
         model, loss, optimizer = build(config, backend, init_rng)
         position, history = Position(), []

@@ -1,0 +1,478 @@
+"""Every data format loads into the same arrays; every broken file is a one-line DataError."""
+
+from __future__ import annotations
+
+import builtins
+import gzip
+import os
+import subprocess
+
+import numpy as np
+import pytest
+
+from mnist_files import (Evil, csv_text, idx_bytes, make_sample, nielsen_content, unit, write_csv_pair,
+                         write_idx_dir, write_npz, write_pickle)
+from nnback.data import DataError, load_mnist
+from nnback.formats import load_dataset
+
+SAMPLE = make_sample(n_train=8, n_test=5)
+VAL = 3
+
+
+def assert_matches_sample(data, sample=SAMPLE, val=VAL) -> None:
+    cut = len(sample.train_labels) - val
+    expected = {
+        "train": (unit(sample.train_images[:cut]), sample.train_labels[:cut]),
+        "val": (unit(sample.train_images[cut:]), sample.train_labels[cut:]),
+        "test": (unit(sample.test_images), sample.test_labels),
+    }
+    for name, (images, labels) in expected.items():
+        split = getattr(data, name)
+        assert split.images.dtype == np.float32 and split.labels.dtype == np.int64
+        np.testing.assert_array_equal(split.images, images)
+        np.testing.assert_array_equal(split.labels, labels.astype(np.int64))
+
+
+def build(kind: str, tmp_path):
+    """A valid file (or directory) of ``kind`` holding SAMPLE; returns the --data path."""
+    if kind == "idx-gz":
+        return write_idx_dir(tmp_path / "idx", SAMPLE, gz=True)
+    if kind == "idx-raw":
+        return write_idx_dir(tmp_path / "idx", SAMPLE, gz=False)
+    if kind == "idx-one-file":
+        return write_idx_dir(tmp_path / "idx", SAMPLE, gz=True) / "t10k-labels-idx1-ubyte.gz"
+    if kind == "csv":
+        return write_csv_pair(tmp_path, SAMPLE)
+    if kind == "csv-header":
+        return write_csv_pair(tmp_path, SAMPLE, header=True)
+    if kind == "csv-dir":
+        return write_csv_pair(tmp_path / "csv", SAMPLE, names=("train.csv", "test.csv")).parent
+    if kind == "csv-gz":
+        path = write_csv_pair(tmp_path, SAMPLE, names=("Train.data", "Test.data"))
+        for name in ("Train", "Test"):
+            source = tmp_path / f"{name}.data"
+            (tmp_path / f"{name}.csv.gz").write_bytes(gzip.compress(source.read_bytes()))
+        return tmp_path / "Train.csv.gz"
+    if kind == "npz":
+        return write_npz(tmp_path / "mnist.npz", SAMPLE)
+    if kind == "npz-in-dir":
+        (tmp_path / "keras").mkdir()
+        return write_npz(tmp_path / "keras" / "mnist.npz", SAMPLE).parent
+    if kind.startswith("pickle-"):
+        protocol = {"pickle-py2": 2, "pickle-p0": 0, "pickle-p5": 5, "pickle-raw": 4}[kind]
+        return write_pickle(tmp_path / "data.bin", nielsen_content(SAMPLE, VAL), protocol=protocol,
+                            gz=kind != "pickle-raw", python2=kind == "pickle-py2")
+    raise ValueError(kind)
+
+
+KINDS = ["idx-gz", "idx-raw", "idx-one-file", "csv", "csv-header", "csv-dir", "csv-gz", "npz",
+         "npz-in-dir", "pickle-py2", "pickle-p0", "pickle-p5", "pickle-raw"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_format_loads_the_same_arrays(kind, tmp_path):
+    assert_matches_sample(load_dataset(build(kind, tmp_path), val_size=VAL))
+
+
+def test_idx_directory_matches_load_mnist_bit_for_bit(tmp_path):
+    directory = write_idx_dir(tmp_path, SAMPLE)
+    rng_a, rng_b = np.random.default_rng(5), np.random.default_rng(5)
+    ours, theirs = load_dataset(directory, 2, rng_a), load_mnist(directory, 2, rng_b)
+    for name in ("train", "val", "test"):
+        np.testing.assert_array_equal(getattr(ours, name).images, getattr(theirs, name).images)
+        np.testing.assert_array_equal(getattr(ours, name).labels, getattr(theirs, name).labels)
+
+
+def test_pickle_keeps_its_own_validation_split(tmp_path):
+    path = write_pickle(tmp_path / "mnist.pkl.gz", nielsen_content(SAMPLE, VAL))
+    assert_matches_sample(load_dataset(path, val_size=0))  # --val-size does not apply
+
+
+def test_no_path_is_the_bundled_copy():
+    assert len(load_dataset(None, val_size=10_000).train) == 50_000
+
+
+def expect_error(path, *fragments, val_size=VAL):
+    with pytest.raises(DataError) as raised:
+        load_dataset(path, val_size=val_size)
+    message = str(raised.value)
+    assert "\n" not in message
+    for fragment in fragments:
+        assert fragment in message, message
+    return message
+
+
+# --- IDX ---------------------------------------------------------------------------------------
+
+def write_bad_idx(tmp_path, stem: str, raw: bytes):
+    directory = write_idx_dir(tmp_path, SAMPLE, gz=False)
+    (directory / stem).write_bytes(raw)
+    return directory
+
+
+def test_idx_bad_magic(tmp_path):
+    raw = bytearray(idx_bytes(SAMPLE.train_images))
+    raw[3] = 0x07
+    expect_error(write_bad_idx(tmp_path, "train-images-idx3-ubyte", bytes(raw)), "train-images", "bad magic number")
+
+
+def test_idx_count_mismatch(tmp_path):
+    raw = idx_bytes(SAMPLE.train_labels[:-1])
+    expect_error(write_bad_idx(tmp_path, "train-labels-idx1-ubyte", raw), "8 train images but 7 train labels")
+
+
+def test_idx_truncated(tmp_path):
+    raw = idx_bytes(SAMPLE.test_images)[:-100]
+    expect_error(write_bad_idx(tmp_path, "t10k-images-idx3-ubyte", raw), "t10k-images", "truncated")
+
+
+def test_idx_wrong_image_size(tmp_path):
+    raw = idx_bytes(np.zeros((8, 14, 14), np.uint8))
+    expect_error(write_bad_idx(tmp_path, "train-images-idx3-ubyte", raw), "14x14", "expected 28x28")
+
+
+def test_idx_missing_file(tmp_path):
+    directory = write_idx_dir(tmp_path, SAMPLE)
+    (directory / "t10k-labels-idx1-ubyte.gz").unlink()
+    expect_error(directory, "no t10k-labels-idx1-ubyte")
+
+
+def test_idx_damaged_gzip(tmp_path):
+    directory = write_idx_dir(tmp_path, SAMPLE)
+    path = directory / "train-images-idx3-ubyte.gz"
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    expect_error(directory, "train-images")
+
+
+def test_idx_empty_dataset(tmp_path):
+    empty = make_sample(n_train=0, n_test=5)
+    expect_error(write_idx_dir(tmp_path, empty), "no images", "empty dataset")
+
+
+def test_bundled_checksum_mismatch(tmp_path, monkeypatch):
+    import hashlib
+
+    import nnback.data
+
+    directory = write_idx_dir(tmp_path, SAMPLE)
+    sums = {stem: hashlib.sha256(idx_bytes(array)).hexdigest() for stem, array in zip(
+        ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"],
+        [SAMPLE.train_images, SAMPLE.train_labels, SAMPLE.test_images, SAMPLE.test_labels])}
+    sums["t10k-labels-idx1-ubyte"] = "0" * 64
+    (directory / "SHA256SUMS.raw.txt").write_text("".join(f"{d}  {n}\n" for n, d in sums.items()))
+    monkeypatch.setattr(nnback.data, "bundled_dir", lambda: directory)
+    with pytest.raises(DataError, match="t10k-labels.*checksum mismatch.*reinstall"):
+        load_dataset(None, val_size=VAL)
+
+
+# --- CSV ---------------------------------------------------------------------------------------
+
+def write_train_csv(tmp_path, text: str):
+    write_csv_pair(tmp_path, SAMPLE)
+    (tmp_path / "mnist_train.csv").write_text(text)
+    return tmp_path / "mnist_train.csv"
+
+
+def good_lines(header=False):
+    return csv_text(SAMPLE.train_images, SAMPLE.train_labels, header).splitlines()
+
+
+def with_line(index: int, line: str, header=False) -> str:
+    lines = good_lines(header)
+    lines[index] = line
+    return "\n".join(lines) + "\n"
+
+
+def test_csv_wrong_column_count_names_the_line(tmp_path):
+    short = ",".join(good_lines()[4].split(",")[:-3])
+    expect_error(write_train_csv(tmp_path, with_line(4, short)), "mnist_train.csv", "line 5 has 782 columns",
+                 "expected 785")
+
+
+def test_csv_unlabelled_file_is_explained(tmp_path):
+    lines = [",".join(line.split(",")[1:]) for line in good_lines()]
+    expect_error(write_train_csv(tmp_path, "\n".join(lines)), "784 columns", "no label column")
+
+
+def test_csv_non_numeric_cell(tmp_path):
+    cells = good_lines()[2].split(",")
+    cells[100] = "abc"
+    expect_error(write_train_csv(tmp_path, with_line(2, ",".join(cells))), "line 3, column 101", "'abc' is not a number")
+
+
+def test_csv_non_numeric_cell_after_header(tmp_path):
+    cells = good_lines(header=True)[2].split(",")
+    cells[7] = ""
+    expect_error(write_train_csv(tmp_path, with_line(2, ",".join(cells), header=True)), "line 3, column 8", "not a number")
+
+
+@pytest.mark.parametrize("label", ["10", "-1"])
+def test_csv_label_outside_0_9(tmp_path, label):
+    cells = good_lines()[6].split(",")
+    cells[0] = label
+    expect_error(write_train_csv(tmp_path, with_line(6, ",".join(cells))), "line 7, column 1",
+                 f"label {label} is not a label 0-9")
+
+
+def test_csv_pixel_out_of_range(tmp_path):
+    cells = good_lines()[1].split(",")
+    cells[50] = "256"
+    expect_error(write_train_csv(tmp_path, with_line(1, ",".join(cells))), "line 2, column 51", "outside 0-255")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_csv_nan_or_infinite_pixel(tmp_path, value):
+    cells = good_lines()[3].split(",")
+    cells[9] = value
+    expect_error(write_train_csv(tmp_path, with_line(3, ",".join(cells))), "line 4, column 10", "NaN or infinite")
+
+
+def test_csv_already_scaled_pixels_are_refused(tmp_path):
+    cells = good_lines()[0].split(",")
+    cells[1:] = ["0.5"] * 784
+    expect_error(write_train_csv(tmp_path, with_line(0, ",".join(cells))), "line 1, column 2", "not a whole number")
+
+
+@pytest.mark.parametrize("text", ["", "\n\n  \n"])
+def test_csv_empty_file(tmp_path, text):
+    write_csv_pair(tmp_path, SAMPLE)
+    (tmp_path / "mnist_test.csv").write_text(text)
+    expect_error(tmp_path / "mnist_train.csv", "mnist_test.csv", "empty")
+
+
+def test_csv_header_only_is_an_empty_dataset(tmp_path):
+    expect_error(write_train_csv(tmp_path, good_lines(header=True)[0] + "\n"), "empty dataset")
+
+
+def test_csv_missing_test_sibling(tmp_path):
+    path = write_csv_pair(tmp_path, SAMPLE)
+    (tmp_path / "mnist_test.csv").unlink()
+    expect_error(path, "mnist_test.csv is missing")
+
+
+def test_csv_without_train_in_its_name(tmp_path):
+    path = tmp_path / "digits.csv"
+    path.write_text(csv_text(SAMPLE.train_images, SAMPLE.train_labels))
+    expect_error(path, "cannot tell where the test CSV is")
+
+
+def test_csv_blank_lines_are_skipped_and_lines_still_counted(tmp_path):
+    lines = good_lines()
+    cells = lines[5].split(",")
+    cells[3] = "300"
+    lines[5] = ",".join(cells)
+    text = "\n\n".join(lines) + "\n"  # a blank line between every two rows
+    expect_error(write_train_csv(tmp_path, text), "line 11, column 4")
+
+
+def test_val_size_too_large(tmp_path):
+    expect_error(write_csv_pair(tmp_path, SAMPLE), "--val-size 8 must be between 0 and 7", val_size=8)
+
+
+# --- npz ---------------------------------------------------------------------------------------
+
+def test_npz_missing_keys(tmp_path):
+    expect_error(write_npz(tmp_path / "m.npz", SAMPLE, y_test=None), "missing y_test", "x_train")
+
+
+def test_npz_wrong_image_shape(tmp_path):
+    path = write_npz(tmp_path / "m.npz", SAMPLE, x_train=np.zeros((8, 27, 28), np.uint8))
+    expect_error(path, "x_train", "(8, 27, 28)", "expected (n, 784) or (n, 28, 28)")
+
+
+def test_npz_label_count_mismatch(tmp_path):
+    expect_error(write_npz(tmp_path / "m.npz", SAMPLE, y_test=SAMPLE.test_labels[:2]), "5 images but labels of shape (2,)")
+
+
+def test_npz_float_labels_refused(tmp_path):
+    path = write_npz(tmp_path / "m.npz", SAMPLE, y_train=SAMPLE.train_labels.astype(np.float64))
+    expect_error(path, "labels have dtype float64", "integers 0-9")
+
+
+def test_npz_one_hot_labels_refused(tmp_path):
+    path = write_npz(tmp_path / "m.npz", SAMPLE, y_train=np.eye(10, dtype=np.uint8)[SAMPLE.train_labels])
+    expect_error(path, "y_train", "labels of shape (8, 10)")
+
+
+def test_npz_string_pixels_refused(tmp_path):
+    path = write_npz(tmp_path / "m.npz", SAMPLE, x_test=SAMPLE.test_images.astype(str))
+    expect_error(path, "x_test", "pixels have dtype")
+
+
+def test_npz_float_pixels_above_one_refused(tmp_path):
+    path = write_npz(tmp_path / "m.npz", SAMPLE, x_train=SAMPLE.train_images.astype(np.float32))
+    expect_error(path, "x_train", "outside the range", "[0, 1]")
+
+
+def test_npz_nan_pixels_refused(tmp_path):
+    images = unit(SAMPLE.train_images)
+    images[4, 10] = np.nan
+    expect_error(write_npz(tmp_path / "m.npz", SAMPLE, x_train=images), "image 4 holds NaN or infinite")
+
+
+def test_npz_int_pixels_outside_0_255(tmp_path):
+    images = SAMPLE.test_images.astype(np.int32)
+    images[1, 2, 3] = 300
+    expect_error(write_npz(tmp_path / "m.npz", SAMPLE, x_test=images), "pixel 300 of image 1")
+
+
+def test_npz_object_array_needs_no_pickle(tmp_path):
+    path = tmp_path / "m.npz"
+    arrays = {"x_train": SAMPLE.train_images, "y_train": np.array([object()] * 8),
+              "x_test": SAMPLE.test_images, "y_test": SAMPLE.test_labels}
+    np.savez(path, **arrays)
+    expect_error(path, "y_train", "Python objects")
+
+
+def test_npz_truncated(tmp_path):
+    path = write_npz(tmp_path / "m.npz", SAMPLE)
+    path.write_bytes(path.read_bytes()[:300])
+    expect_error(path, "m.npz", "damaged npz")
+
+
+# --- pickle ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("protocol", [0, 2, 5])
+@pytest.mark.parametrize("call", [
+    (os.system, "touch {marker}"),
+    (builtins.eval, "open({marker!r}, 'w')"),
+    (builtins.exec, "open({marker!r}, 'w')"),
+    (subprocess.call, ["touch", "{marker}"]),
+], ids=["os.system", "eval", "exec", "subprocess"])
+def test_malicious_pickle_is_refused_before_it_runs(tmp_path, protocol, call):
+    marker = tmp_path / "pwned"
+    function, argument = call
+    argument = [a.format(marker=str(marker)) for a in argument] if isinstance(argument, list) else \
+        argument.format(marker=str(marker))
+    good = nielsen_content(SAMPLE, VAL)
+    content = (good[0], good[1], (good[2][0], Evil(function, argument)))  # hidden deep inside
+    path = write_pickle(tmp_path / "mnist.pkl.gz", content, protocol=protocol)
+    message = expect_error(path, "mnist.pkl.gz", "refused", function.__name__)
+    assert not marker.exists(), message
+
+
+def test_pickle_naming_a_numpy_function_beyond_arrays_is_refused(tmp_path):
+    content = Evil(np.load, str(tmp_path / "x.npy"))
+    expect_error(write_pickle(tmp_path / "m.pkl", content), "refused", "numpy")
+
+
+def test_pickle_persistent_ids_are_refused(tmp_path):
+    import pickle
+
+    class Persisting(pickle.Pickler):
+        def persistent_id(self, obj):
+            return "anything" if isinstance(obj, np.ndarray) else None
+
+    import io
+
+    buffer = io.BytesIO()
+    Persisting(buffer, protocol=2).dump(nielsen_content(SAMPLE, VAL))
+    (tmp_path / "m.pkl").write_bytes(buffer.getvalue())
+    expect_error(tmp_path / "m.pkl", "refused", "persistent")
+
+
+@pytest.mark.parametrize("content, fragment", [
+    ((1, 2, 3), "found a tuple of 3 (int, int, int)"),
+    ([np.zeros(3)], "found a list of 1"),
+    ("hello", "found a str"),
+])
+def test_pickle_wrong_structure(tmp_path, content, fragment):
+    expect_error(write_pickle(tmp_path / "m.pkl.gz", content), "three (images, labels) pairs", fragment)
+
+
+def test_pickle_wrong_shapes(tmp_path):
+    good = nielsen_content(SAMPLE, VAL)
+    content = (good[0], (good[1][0][:, :700], good[1][1]), good[2])
+    expect_error(write_pickle(tmp_path / "m.pkl.gz", content), "(validation)", "(3, 700)")
+
+
+def test_pickle_pixels_outside_unit_range(tmp_path):
+    good = nielsen_content(SAMPLE, VAL)
+    content = ((good[0][0] * 255, good[0][1]), good[1], good[2])
+    expect_error(write_pickle(tmp_path / "m.pkl.gz", content), "(training)", "outside the range", "[0, 1]")
+
+
+def test_pickle_truncated(tmp_path):
+    raw = gzip.decompress(write_pickle(tmp_path / "m.pkl.gz", nielsen_content(SAMPLE, VAL)).read_bytes())
+    (tmp_path / "m.pkl.gz").write_bytes(gzip.compress(raw[: len(raw) // 2]))
+    expect_error(tmp_path / "m.pkl.gz", "damaged pickle")
+
+
+# --- anything else -----------------------------------------------------------------------------
+
+def test_unrecognised_binary_file(tmp_path):
+    (tmp_path / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    expect_error(tmp_path / "image.png", "not a recognised MNIST format", "CSV")
+
+
+def test_missing_path(tmp_path):
+    expect_error(tmp_path / "nowhere", "no such file or directory")
+
+
+def test_directory_with_nothing_to_read(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    expect_error(tmp_path, "cannot tell which files to read")
+
+
+def test_pickle_forged_memo_index_is_refused_quickly(tmp_path):
+    """Found by fuzzing: one LONG_BINPUT with index 680,825,748 made CPython allocate and zero a
+    5 GB memo table (24 s) before the pickle failed. It is refused before unpickling starts."""
+    import pickle
+    import time
+
+    raw = pickle.dumps(nielsen_content(SAMPLE, VAL), protocol=5)
+    at = raw.index(b"\x8c\x0b_frombuffer") + 2
+    (tmp_path / "m.pkl").write_bytes(raw[:at] + b"\x00" + raw[at:])  # "\x94\x93\x94(" now reads as an index
+    start = time.perf_counter()
+    expect_error(tmp_path / "m.pkl", "damaged pickle", "memo index 680825748")
+    assert time.perf_counter() - start < 1.0
+
+
+def test_idx_labels_outside_0_9(tmp_path):
+    raw = idx_bytes(np.array([1, 2, 12, 3, 4, 5, 6, 7], np.uint8))
+    expect_error(write_bad_idx(tmp_path, "train-labels-idx1-ubyte", raw), "train labels outside 0-9")
+
+
+def test_npz_empty_dataset(tmp_path):
+    path = write_npz(tmp_path / "m.npz", SAMPLE, x_test=np.zeros((0, 28, 28), np.uint8), y_test=np.zeros(0, np.uint8))
+    expect_error(path, "x_test", "no images (empty dataset)")
+
+
+def test_pickle_nan_pixels(tmp_path):
+    good = nielsen_content(SAMPLE, VAL)
+    images = good[2][0].copy()
+    images[1, 0] = np.inf
+    content = (good[0], good[1], (images, good[2][1]))
+    expect_error(write_pickle(tmp_path / "m.pkl.gz", content), "(test)", "image 1 holds NaN or infinite")
+
+
+def test_directory_with_two_candidates_is_ambiguous(tmp_path):
+    write_npz(tmp_path / "a.npz", SAMPLE)
+    write_pickle(tmp_path / "b.pkl.gz", nielsen_content(SAMPLE, VAL))
+    expect_error(tmp_path, "cannot tell which files to read", "a.npz (npz)", "b.pkl.gz (pickle)")
+
+
+def test_directory_of_one_pickle(tmp_path):
+    write_pickle(tmp_path / "mnist.pkl.gz", nielsen_content(SAMPLE, VAL))
+    assert_matches_sample(load_dataset(tmp_path, val_size=0))
+
+
+def test_csv_pandas_header_of_column_numbers_is_skipped(tmp_path):
+    header = ",".join(str(i) for i in range(785))
+    lines = [header] + good_lines()
+    write_train_csv(tmp_path, "\n".join(lines) + "\n")
+    assert_matches_sample(load_dataset(tmp_path / "mnist_train.csv", val_size=VAL))
+
+
+def test_csv_whole_numbers_written_as_floats_load(tmp_path):
+    lines = [",".join(f"{int(cell)}.0" for cell in line.split(",")) for line in good_lines()]
+    write_train_csv(tmp_path, "\r\n".join(lines) + "\r\n")  # Windows line ends too
+    assert_matches_sample(load_dataset(tmp_path / "mnist_train.csv", val_size=VAL))
+
+
+def test_csv_tiny_fraction_is_not_rounded_away(tmp_path):
+    cells = good_lines()[0].split(",")
+    cells[5] = "1e-50"
+    expect_error(write_train_csv(tmp_path, with_line(0, ",".join(cells))), "line 1, column 6", "not a whole number")
