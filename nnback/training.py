@@ -94,7 +94,7 @@ def evaluate(model, loss, x, y, chunk: int = 10_000) -> dict:
     n = int(x.shape[0])
     if n == 0:
         return {"loss": float("nan"), "accuracy": float("nan")}
-    total_loss, total_correct = 0.0, 0  # an int start: strict refuses float + int64 array
+    total_loss, total_correct = 0.0, 0
     for start in range(0, n, chunk):
         xb, yb = x[start : min(start + chunk, n), :], y[start : min(start + chunk, n)]
         z = model.forward(xb)
