@@ -81,7 +81,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         The live parameters of the network, in the namespace it was trained in.
     loss_curve_ : list of float, the mean training loss of each epoch
     n_iter_ : int, epochs run
-    best_loss_ : float (without early stopping)
+    best_loss_ : float, the lowest epoch training loss
     validation_scores_, best_validation_score_ : (with early stopping)
     """
 
@@ -139,15 +139,14 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError("classes must be passed on the first call to partial_fit")
         self._check_params()
         X, y = self._check_training_data(X, y, backend, reset=first)
-        backend = _where(X, backend)
         if first:
             self.classes_ = _unique(_same_namespace(classes, y))
-            self._start(backend, int(X.shape[1]))
+            self._start(_where(X, backend), int(X.shape[1]))
         elif classes is not None and not _same_labels(classes, self.classes_):
             raise ValueError(f"classes={classes!r} differs from the classes of the first call, {self.classes_!r}")
-        codes = _encode(y, self.classes_)
-        self._placed_model(backend)
-        self._train(_upload(X, backend), _upload(codes, backend, backend.xp.int64), None, stop_on_plateau=False, epochs=1)
+        backend = _where(self._placed_model(backend).layers[0].w, backend)
+        labels = _upload(_encode(y, self.classes_), backend, backend.xp.int64)
+        self._train(_upload(X, backend), labels, None, stop_on_plateau=False, epochs=1)
         return self
 
     def _start(self, backend, n_features: int) -> None:
@@ -168,7 +167,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         batches = Batches(x, labels, _batch_size(self.batch_size, int(x.shape[0])), self._shuffle_rng)
         loss, position, stalled = get_loss(self.loss), Position(), 0
         for _ in range(self.max_epochs if epochs is None else epochs):
-            stats = fit(self._model, loss, self._optimizer, batches, position.epoch + 1, evaluation, position=position)[-1]
+            epochs_done = position.epoch + 1  # nnback's fit loop, asked for one more epoch each time
+            stats = fit(self._model, loss, self._optimizer, batches, epochs_done, evaluation, position=position)[-1]
             self.n_iter_ += 1
             self.loss_curve_.append(stats["train_loss"])
             if self.verbose:
@@ -180,7 +180,10 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             _load_parameters(self._model, self.__dict__.pop("_best_parameters", None))
 
     def _improved(self, stats: dict) -> bool:
-        """Record this epoch's score; True if it beats the best by more than ``tol``."""
+        """Record this epoch's scores; True if the one that decides (validation accuracy with early
+        stopping, else training loss) beats its best by more than ``tol``."""
+        loss_improved = stats["train_loss"] < self.best_loss_ - self.tol
+        self.best_loss_ = min(self.best_loss_, stats["train_loss"])
         if "val_accuracy" in stats:
             score = stats["val_accuracy"]
             self.validation_scores_.append(score)
@@ -189,9 +192,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                 self.best_validation_score_ = score
                 self._best_parameters = _copy_parameters(self._model)
             return improved
-        improved = stats["train_loss"] < self.best_loss_ - self.tol
-        self.best_loss_ = min(self.best_loss_, stats["train_loss"])
-        return improved
+        return loss_improved
 
     # -- prediction ----------------------------------------------------------------------------
 
@@ -225,7 +226,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         backend = self._backend()
         X, on_host = self._check_X(X, backend, reset=False), not _on_device(X)
-        proba = self._placed_model(backend).predict_proba(_upload(X, backend))
+        model = self._placed_model(backend)
+        proba = model.predict_proba(_upload(X, _where(model.layers[0].w, backend)))
         if self.output == "sigmoid":  # one-vs-rest outputs, normalised so each row sums to 1
             proba = proba / array_namespace(proba).sum(proba, axis=1, keepdims=True)
         return proba, on_host
@@ -331,7 +333,8 @@ def _on_device(array) -> bool:
 
 
 def _where(X, backend):
-    """The backend on X's own device when X already lives in its namespace (say, a second GPU)."""
+    """The backend on the device of X (data or a parameter) when X already lives in the backend's
+    namespace, so host data joins the network where it is (say, on a second GPU)."""
     return dataclasses.replace(backend, device=device_of(X)) if _on_device(X) else backend
 
 

@@ -22,6 +22,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 import nnback  # noqa: E402
+import nnback.sklearn  # noqa: E402
 from nnback.sklearn import MLPClassifier  # noqa: E402
 
 # Small networks and few epochs keep the ~110 checks per configuration at about a second; they still
@@ -81,6 +82,42 @@ def test_string_and_sparse_int_labels_are_decoded(rng):
         assert set(model.predict(X)) <= set(labels) and model.score(X, y) > 0.9
         proba = model.predict_proba(X)
         np.testing.assert_array_equal(model.classes_[np.argmax(proba, axis=1)], model.predict(X))
+
+
+@pytest.mark.parametrize(
+    "optimizer, sklearn_solver",
+    [("sgd", dict(solver="sgd", momentum=0.0)),
+     ("momentum", dict(solver="sgd", momentum=0.9, nesterovs_momentum=False)),
+     ("nesterov", dict(solver="sgd", momentum=0.9, nesterovs_momentum=True)),
+     # scikit-learn adds Adam's ε to √v where nnback (like Kingma & Ba) adds it to √v̂, a 30x larger
+     # ε at step 1, which parts the runs on weights with tiny gradients; with ε ≈ 0 on both sides
+     # the updates are the same.
+     ("adam", dict(solver="adam", epsilon=1e-30))],
+)
+def test_matches_scikit_learn_mlp_step_for_step(rng, monkeypatch, optimizer, sklearn_solver):
+    """An independent reference: scikit-learn's MLPClassifier, full batch, float64, same initial weights.
+    Agreement to rounding (1e-10 after 20 steps) checks forward, backward, loss and update together."""
+    from sklearn.neural_network import MLPClassifier as SklearnMLP
+
+    if not hasattr(SklearnMLP, "_init_coef"):
+        pytest.skip("scikit-learn's private _init_coef hook is gone; cannot give it nnback's initial weights")
+    if optimizer == "adam":
+        make = nnback.sklearn.make_optimizer
+        monkeypatch.setattr(nnback.sklearn, "make_optimizer", lambda *args, **kw: make(*args, eps=1e-30, **kw))
+    X, y = rng.standard_normal((64, 10)), rng.integers(0, 3, 64)
+    params = dict(hidden_layer_sizes=(7,), init="xavier", batch_size="full", dtype="float64", tol=-np.inf,
+                  optimizer=optimizer, random_state=0)
+    untrained = MLPClassifier(learning_rate=0.0, max_epochs=1, **params).fit(X, y)  # lr 0 keeps the initial weights
+    initial = iter([(w.copy(), b.copy()) for w, b in zip(untrained.coefs_, untrained.intercepts_)])
+    monkeypatch.setattr(SklearnMLP, "_init_coef", lambda self, n_in, n_out, dtype: next(initial))
+    reference = SklearnMLP(hidden_layer_sizes=(7,), alpha=0.0, batch_size=64, max_iter=20, shuffle=False, tol=0.0,
+                           n_iter_no_change=20, learning_rate_init=0.01, **sklearn_solver)
+    with pytest.warns(Warning):  # ConvergenceWarning: 20 iterations on purpose
+        reference.fit(X, y)
+    model = MLPClassifier(learning_rate=0.01, max_epochs=20, **params).fit(X, y)
+    for ours, theirs in zip(model.coefs_ + model.intercepts_, reference.coefs_ + reference.intercepts_):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(model.loss_curve_, reference.loss_curve_, rtol=1e-10)
 
 
 def test_fitted_attributes_describe_the_network(rng):
@@ -195,9 +232,12 @@ def test_device_arrays_stay_on_their_device_and_match_numpy(backend, rng):
         for out in (predicted, proba, model.classes_, *model.coefs_):
             assert array_namespace(out) is backend.xp and device_of(out) == backend.device
         assert model.score(xd, yd) == reference.score(X, y)
+        host_predicted = model.predict(X)  # host input to a device model: answered on the host
+        assert isinstance(host_predicted, np.ndarray)
     # float64 on both sides: a CPU reference and a GPU run agree to rounding (ARRAY_API.md §6).
     np.testing.assert_allclose(nnback.to_numpy(proba), reference.predict_proba(X), rtol=1e-9, atol=1e-12)
     np.testing.assert_array_equal(nnback.to_numpy(predicted), reference.predict(X))
+    np.testing.assert_array_equal(host_predicted, reference.predict(X))
 
 
 @pytest.mark.parametrize("backend_name", [pytest.param("cupy", marks=pytest.mark.cuda)])
