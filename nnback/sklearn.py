@@ -29,7 +29,7 @@ try:
 except ImportError:  # pragma: no cover - exercised only without scikit-learn
     raise ImportError('nnback.sklearn needs scikit-learn; install it with: pip install "nnback[sklearn]"') from None
 
-from .backend import get_backend, host_dtype, seeded_generators, to_numpy
+from .backend import BackendUnavailable, get_backend, host_dtype, seeded_generators, to_numpy
 from .losses import get_loss
 from .model import MLP, Dense
 from .optimizers import make_optimizer
@@ -264,7 +264,10 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         return self._model
 
     def _backend(self):
-        return get_backend(self.device, self.dtype)
+        try:
+            return get_backend(self.device, self.dtype)
+        except BackendUnavailable as error:  # worded for the CLI's --device option; reword for Python
+            raise BackendUnavailable(str(error).replace("--device cuda", "device='cuda'")) from None
 
     def _check_params(self) -> None:
         """Refuse hyperparameters nnback's core would not catch itself (it names the rest)."""

@@ -4,6 +4,7 @@ validation, grid search) on real MNIST, label handling, pickling, and the device
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import pickle
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 import nnback  # noqa: E402
 import nnback.sklearn  # noqa: E402
+from nnback.backend import BackendUnavailable  # noqa: E402
 from nnback.sklearn import MLPClassifier  # noqa: E402
 
 # Small networks and few epochs keep the ~110 checks per configuration at about a second; they still
@@ -193,6 +195,12 @@ def test_pickle_holds_host_arrays_and_predicts_the_same(rng):
 def test_bad_hyperparameters_raise_clear_errors(params, message):
     with pytest.raises(ValueError, match=message):
         MLPClassifier(**params).fit(np.zeros((4, 2)), [0, 1, 0, 1])
+
+
+@pytest.mark.skipif(importlib.util.find_spec("cupy") is not None, reason="CuPy is installed here")
+def test_cuda_without_cupy_says_what_to_install():
+    with pytest.raises(BackendUnavailable, match="device='cuda' needs CuPy.*nnback\\[cuda\\]"):
+        MLPClassifier(device="cuda").fit(np.eye(2), [0, 1])
 
 
 def test_sparse_input_is_refused_with_a_clear_error():
