@@ -274,6 +274,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         if self.output not in OUTPUTS:
             raise ValueError(f"output={self.output!r}: a classifier needs one of {', '.join(OUTPUTS)}")
         _hidden_sizes(self.hidden_layer_sizes)
+        _batch_size(self.batch_size, 1)
         _positive_int("max_epochs", self.max_epochs)
         _positive_int("n_iter_no_change", self.n_iter_no_change)
         if not 0.0 < self.validation_fraction < 1.0:
