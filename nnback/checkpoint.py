@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -80,7 +81,8 @@ def save_checkpoint(path, model, optimizer, config, position: Position | None = 
     for key, values in state_arrays.items():
         arrays.update({f"optimizer.{key}.{j}": to_numpy(value) for j, value in enumerate(values)})
     info = _describe(model, config, arrays, scalars, {k: len(v) for k, v in state_arrays.items()})
-    info.update(position={"epoch": position.epoch, "step": position.step, "epoch_rng_state": position.rng_state},
+    info.update(position={"epoch": position.epoch, "step": position.step, "epoch_rng_state": position.rng_state,
+                          "loss_sum": position.loss_sum, "loss_steps": position.loss_steps},
                 shuffle_rng_state=rng_state, history=list(history), data=data or {})
     arrays[INFO_KEY] = np.frombuffer(json.dumps(info).encode("utf-8"), dtype=np.uint8)
     with atomic_write(path) as file:
@@ -143,7 +145,8 @@ def restore(info: dict, arrays: dict, backend=None, path="checkpoint") -> Checkp
     except (TypeError, ValueError) as error:
         raise CheckpointError(f"{path}: damaged optimizer state ({error})") from None
     stored = info["position"]
-    position = Position(stored["epoch"], stored["step"], stored["epoch_rng_state"])
+    position = Position(stored["epoch"], stored["step"], stored["epoch_rng_state"],
+                        float(stored.get("loss_sum", 0.0)), int(stored.get("loss_steps", 0)))
     return Checkpoint(model, optimizer, config, position, info["shuffle_rng_state"], info["history"], info)
 
 
@@ -217,6 +220,9 @@ def _check_info(info: dict) -> None:
     position = info["position"]
     if not (_is_int(position["epoch"]) and _is_int(position["step"]) and min(position["epoch"], position["step"]) >= 0):
         raise ValueError(f"position {position!r} is not two non-negative integers")
+    loss_sum, loss_steps = position.get("loss_sum", 0.0), position.get("loss_steps", 0)
+    if not (isinstance(loss_sum, (int, float)) and math.isfinite(loss_sum) and _is_int(loss_steps) and loss_steps >= 0):
+        raise ValueError(f"position's running loss {loss_sum!r} over {loss_steps!r} steps is not a number and a count")
     for state in (position["epoch_rng_state"], info["shuffle_rng_state"]):
         _check_rng_state(state)
     if not isinstance(info["config"], dict):

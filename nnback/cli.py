@@ -114,6 +114,10 @@ def main() -> None:
     """nnback: train fully connected networks on MNIST, on the CPU (NumPy) or a GPU (CuPy)."""
 
 
+ADAM_LR = 1e-3
+DATA_HELP = "MNIST as IDX files, CSV, Keras mnist.npz or Nielsen mnist.pkl.gz (default: the bundled copy)."
+
+
 def _choice(names) -> click.Choice:
     return click.Choice(list(names))
 
@@ -127,7 +131,7 @@ def _choice(names) -> click.Choice:
 @click.option("--loss", type=_choice(LOSSES), help="Loss.  [default: cross-entropy]")
 @click.option("--init", type=_choice(INITIALIZERS), help="Weight initialisation.  [default: he]")
 @click.option("--optimizer", type=_choice(OPTIMIZERS), help="Optimizer.  [default: momentum]")
-@click.option("--lr", type=float, help="Learning rate.  [default: 0.05]")
+@click.option("--lr", type=float, help="Learning rate.  [default: 0.05; 0.001 with --optimizer adam]")
 @click.option("--momentum", type=float, help="Momentum for momentum/nesterov.  [default: 0.9]")
 @click.option("--weight-decay", type=float, help="L2 weight decay on the weights.  [default: 0]")
 @click.option("--schedule", type=_choice(SCHEDULES), help="Learning-rate schedule.  [default: cosine]")
@@ -143,7 +147,7 @@ def _choice(names) -> click.Choice:
 @click.option("--val-size", type=int, help="Training images held out for validation.  [default: 10000]")
 @click.option("--seed", type=int, help="Seed for weights, batch order and splits.  [default: 0]")
 @click.option("--dtype", type=_choice(DTYPES), help="Floating dtype.  [default: float32]")
-@click.option("--data", "data_path", type=click.Path(), help="MNIST as IDX files, CSV, Keras mnist.npz or Nielsen mnist.pkl.gz (default: the bundled copy).")
+@click.option("--data", "data_path", type=click.Path(), help=DATA_HELP)
 @click.option("--metrics-out", type=click.Path(), help="Write the run's metrics as JSON to this file.")
 @click.option("--save", type=click.Path(), help="Save a resumable checkpoint (.npz) here at the end, or on Ctrl-C.")
 @click.option("--save-every", type=int, help="With --save, also save every N epochs, so a crash loses at most N.")
@@ -253,8 +257,9 @@ def _train(data_path, outputs: Outputs, quiet, full_batch, layers, options, resu
     if checkpoint is not None:
         _check_same_data(checkpoint.info, data_note, resume)
     metrics = {"preset": preset, **_fit(run, outputs, quiet, data_note).metrics}
+    best = f", best at {_unit(config)} {metrics['best_epoch']}" if "best_epoch" in metrics else ""
     click.echo(
-        f"test accuracy {100 * metrics['test_accuracy']:.2f}% after {run.history[-1]['epoch']} {_unit(config)}s "
+        f"test accuracy {100 * metrics['test_accuracy']:.2f}% after {run.history[-1]['epoch']} {_unit(config)}s{best} "
         f"({metrics['train_seconds']:.1f} s of training on {metrics['backend']} {metrics['dtype']})"
     )
     _write_outputs(run, outputs, metrics, data_note)
@@ -264,7 +269,12 @@ def _configure(given: dict, saved, resume, preset=None) -> TrainConfig:
     """The defaults or a preset (or the resumed checkpoint's configuration) with the typed options
     over them."""
     if saved is None:
-        return TrainConfig().replace(**{**(get_preset(preset).values if preset else {}), **given})
+        base = get_preset(preset).values if preset else {}
+        if given.get("optimizer") == "adam" and "lr" not in given and base.get("optimizer") != "adam":
+            given = {**given, "lr": ADAM_LR}  # the default lr suits SGD; Adam's is 1e-3
+        return TrainConfig().replace(**{**base, **given})
+    if preset:
+        raise InputError(f"--resume {resume}: the run keeps its own recipe; leave out --preset {preset}")
     return _resumed_config(stored_config(saved[0], resume), given, resume)
 
 
@@ -328,7 +338,7 @@ def _write_outputs(run, outputs: Outputs, metrics: dict, data_note: dict) -> Non
 FIXED_ON_RESUME = {
     "layers": "--layers", "activation": "--activation", "output_activation": "--output-activation",
     "loss": "--loss", "init": "--init", "optimizer": "--optimizer", "batch_size": "--batch-size/--full-batch",
-    "val_size": "--val-size", "seed": "--seed", "shuffle_split": "--shuffle-split",
+    "val_size": "--val-size", "seed": "--seed",
 }
 
 
@@ -468,6 +478,11 @@ def _check(config: TrainConfig) -> None:
         raise InputError(f"--val-size must be 0 or more, got {config.val_size}")
     if config.seed < 0:
         raise InputError(f"--seed must be 0 or more, got {config.seed}")
+    if not (config.warmup_epochs >= 0 and math.isfinite(config.warmup_epochs)):
+        raise InputError(f"--warmup-epochs must be 0 or more, got {config.warmup_epochs}")
+    if config.patience is not None and (config.patience < 1 or config.val_size == 0):
+        raise InputError(f"--early-stopping needs a patience of at least 1 report and a validation set "
+                         f"(--val-size > 0), got {config.patience} with --val-size {config.val_size}")
 
 
 # ---------------------------------------------------------------------- evaluate and predict
@@ -479,7 +494,7 @@ _device_option = click.option("--device", type=_choice(["cpu", "cuda"]), default
 
 @main.command("evaluate")
 @click.argument("model_path", metavar="MODEL", type=click.Path())
-@click.option("--data", "data_path", type=click.Path(), help="MNIST IDX directory (default: bundled).")
+@click.option("--data", "data_path", type=click.Path(), help=DATA_HELP)
 @_device_option
 @click.option("--metrics-out", type=click.Path(), help="Write the accuracies and confusion matrix as JSON.")
 @click.option("--plot", type=click.Path(), help="Draw the confusion matrix to this PNG (needs matplotlib).")

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 
 def _normal(rng, n_in, n_out):
     # Nielsen's network.py: weights and biases from N(0, 1).
@@ -24,19 +22,20 @@ def _uniform(rng, n_in, n_out):
 def _xavier(rng, n_in, n_out):
     # Glorot & Bengio (2010) uniform, Keras' default for Dense: keeps activation variance ~constant.
     limit = math.sqrt(6.0 / (n_in + n_out))
-    return rng.uniform(-limit, limit, (n_in, n_out)), np.zeros(n_out)
+    return rng.uniform(-limit, limit, (n_in, n_out)), [0.0] * n_out
 
 
 def _he(rng, n_in, n_out):
     # He et al. (2015): N(0, 2 / n_in) keeps ReLU activations from shrinking layer by layer.
-    return rng.standard_normal((n_in, n_out)) * math.sqrt(2.0 / n_in), np.zeros(n_out)
+    return rng.standard_normal((n_in, n_out)) * math.sqrt(2.0 / n_in), [0.0] * n_out
 
 
 INITIALIZERS = {"normal": _normal, "uniform": _uniform, "xavier": _xavier, "he": _he}
 
 
-def initial_parameters(sizes, scheme: str, rng) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Host (w, b) pairs for layer sizes like [784, 30, 10]: w (n_in, n_out), b (n_out,)."""
+def initial_parameters(sizes, scheme: str, rng) -> list[tuple]:
+    """Host (w, b) pairs for layer sizes like [784, 30, 10]: w (n_in, n_out), b (n_out,), as
+    NumPy arrays from ``rng`` (zero biases as plain lists: this module needs no NumPy import)."""
     try:
         draw = INITIALIZERS[scheme]
     except KeyError:

@@ -16,7 +16,7 @@ from typing import Callable
 from array_api_compat import array_namespace
 from array_api_compat import device as device_of
 
-from .activations import Activation
+from .activations import ACTIVATIONS, Activation
 
 
 @dataclass(frozen=True)
@@ -90,8 +90,7 @@ def _binary_cross_entropy(z, labels):
     target = one_hot(labels, z.shape[1], z.dtype)
     scale = 1.0 / z.shape[0]
     loss = scale * xp.sum(xp.maximum(z, 0.0) - z * target + xp.log1p(xp.exp(-xp.abs(z))))
-    sigmoid = 0.5 * xp.tanh(0.5 * z) + 0.5
-    return loss, (sigmoid - target) * scale
+    return loss, (ACTIVATIONS["sigmoid"].forward(z) - target) * scale
 
 
 LOSSES = {

@@ -54,13 +54,18 @@ class MLP:
     def __init__(self, layers: list[Dense], hidden: list[Activation], output: Activation, dropout=None):
         if len(hidden) != len(layers) - 1:
             raise ValueError(f"{len(layers)} layers need {len(layers) - 1} hidden activations, got {len(hidden)}")
-        dropout = [0.0] * len(layers) if dropout is None else [float(rate) for rate in dropout]
-        if len(dropout) != len(layers) or not all(0.0 <= rate < 1.0 for rate in dropout):
-            raise ValueError(f"dropout needs {len(layers)} rates in [0, 1), one per layer input, got {dropout}")
-        self.layers, self.hidden, self.output, self.dropout = layers, hidden, output, dropout
+        self.layers, self.hidden, self.output = layers, hidden, output
+        self.set_dropout(dropout)
         self._inputs: list = []
         self._outputs: list = []
         self._masks: list = []
+
+    def set_dropout(self, rates=None) -> None:
+        """One rate in [0, 1) per layer input (None: no dropout)."""
+        rates = [0.0] * len(self.layers) if rates is None else [float(rate) for rate in rates]
+        if len(rates) != len(self.layers) or not all(0.0 <= rate < 1.0 for rate in rates):
+            raise ValueError(f"dropout needs {len(self.layers)} rates in [0, 1), one per layer input, got {rates}")
+        self.dropout = rates
 
     @classmethod
     def create(cls, sizes, backend, rng, activation="relu", output="softmax", init="he", dropout=None):

@@ -90,8 +90,8 @@ def dropout_rates(config: TrainConfig) -> list[float]:
     """One dropout rate per layer input: the pixels, then each hidden layer's output."""
     hidden = len(config.layers) - 2
     rates = [config.dropout] * hidden if isinstance(config.dropout, (int, float)) else list(config.dropout)
-    if len(rates) != hidden:
-        raise ValueError(f"--dropout needs one rate or {hidden} rates (one per hidden layer), got {rates}")
+    if len(rates) != hidden or (hidden == 0 and config.dropout):
+        raise ValueError(f"--dropout needs one rate or {hidden} rates (one per hidden layer), got {config.dropout}")
     return [config.input_dropout] + [float(rate) for rate in rates]
 
 
@@ -191,7 +191,7 @@ def rebuild(config: TrainConfig, resume, shuffle_rng):
     """
     loss, optimizer = get_loss(config.loss), optimizer_for(config)
     loss.check_output(resume.model.output)
-    resume.model.dropout = dropout_rates(config)  # a hyperparameter, like lr: the config's applies
+    resume.model.set_dropout(dropout_rates(config))  # a hyperparameter, like lr: the config's applies
     optimizer.load_state(resume.optimizer.state())
     if resume.shuffle_state is not None:
         shuffle_rng.bit_generator.state = resume.shuffle_state
@@ -207,7 +207,7 @@ def train(config: TrainConfig | None = None, data: Dataset | None = None, backen
 
 def check_fits(sizes: list[int], config: TrainConfig, data: Dataset) -> None:
     """Refuse a network or batch size that cannot fit the data, before anything trains."""
-    n_train, n_pixels = data.train.images.shape if data.train.images.ndim == 2 else (len(data.train), -1)
+    n_train, n_pixels = data.train.images.shape
     if n_train == 0:
         raise ValueError(f"{data.source}: the training set is empty")
     if sizes[0] != n_pixels:

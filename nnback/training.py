@@ -41,12 +41,15 @@ class TrainingInterrupted(Exception):
 
 @dataclass
 class Position:
-    """Where training stands: ``epoch`` rounds completed, ``step`` steps done in the next one, and
-    the shuffle generator's state at the start of that round (so its batch order can be redrawn)."""
+    """Where training stands: ``epoch`` rounds completed, ``step`` steps done in the next one, the
+    shuffle generator's state at the start of that round (so its batch order can be redrawn), and
+    the summed loss of the steps since the last report (so a resumed run reports the same loss)."""
 
     epoch: int = 0
     step: int = 0
     rng_state: dict | None = None
+    loss_sum: float = 0.0
+    loss_steps: int = 0
 
 
 @dataclass
@@ -75,6 +78,8 @@ class Batches:
         if self.batch_size is None:
             yield self.x, self.y
             return
+        if self.rng is None:
+            raise ValueError("mini-batches need a shuffle generator: Batches(x, y, batch_size, rng)")
         xp = array_namespace(self.x, self.y)
         order = xp.asarray(self.rng.permutation(self.n), device=device_of(self.x))
         xs, ys = xp.take(self.x, order, axis=0), xp.take(self.y, order, axis=0)
@@ -182,7 +187,7 @@ def fit(
     evaluation = evaluation or Evaluation()
     history: list[dict] = []
     steps = batches.steps_per_epoch
-    total, count, seconds = 0.0, 0, 0.0
+    total, count, seconds = position.loss_sum, position.loss_steps, 0.0
     while position.epoch < epochs:
         if batches.rng is not None:
             if position.step == 0 or position.rng_state is None:
@@ -202,6 +207,7 @@ def fit(
             if on_step is not None:
                 on_step(position.step, steps)
             if should_stop is not None and should_stop() and position.step < steps:
+                position.loss_sum, position.loss_steps = float(total), count  # one sync, on the way out
                 raise TrainingInterrupted(position)
         position.epoch, position.step = position.epoch + 1, 0
         if position.epoch % report_every and position.epoch < epochs:
@@ -217,6 +223,7 @@ def fit(
         if on_report is not None:
             on_report(stats)
         total, count, seconds = 0.0, 0, 0.0
+        position.loss_sum, position.loss_steps = 0.0, 0
         if early_stopping is not None and early_stopping.should_stop(model, stats):
             break
         if should_stop is not None and should_stop() and position.epoch < epochs:

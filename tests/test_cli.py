@@ -69,6 +69,10 @@ def test_full_batch_with_dropout_augmentation_and_early_stopping(small_idx_dir, 
     (["--activation", "swish"], "Invalid value for '--activation'"),
     (["--preset", "nope"], "Invalid value for '--preset'"),
     (["--loss", "cross-entropy", "--output-activation", "relu"], "needs a softmax or sigmoid output"),
+    (["--early-stopping", "0"], "--early-stopping needs a patience of at least 1"),
+    (["--early-stopping", "3", "--val-size", "0"], "and a validation set"),
+    (["--warmup-epochs", "-1"], "--warmup-epochs must be 0 or more"),
+    (["--layers", "784,10", "--dropout", "0.5"], "--dropout needs one rate or 0 rates"),
 ])
 def test_bad_options_fail_cleanly(args, message):
     result = CliRunner().invoke(main, ["train", "--epochs", "1", *args])
@@ -104,3 +108,20 @@ def test_augment_preview_writes_a_png(tmp_path):
     result = CliRunner().invoke(main, ["augment", "--augment", "translate", "--count", "3", "--plot", str(path)])
     assert result.exit_code == 0, result.output
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_adam_gets_its_own_default_learning_rate(small_idx_dir, tmp_path):
+    metrics = tmp_path / "m.json"
+    result = CliRunner().invoke(main, ["train", "--data", str(small_idx_dir), "--layers", "784,16,10", "--epochs", "1",
+                                       "--optimizer", "adam", "--val-size", "500", "--metrics-out", str(metrics)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(metrics.read_text())["config"]["lr"] == 1e-3
+
+
+def test_resume_refuses_a_preset(small_idx_dir, tmp_path):
+    save = tmp_path / "run.npz"
+    first = CliRunner().invoke(main, ["train", "--data", str(small_idx_dir), "--layers", "784,16,10", "--epochs", "1",
+                                      "--val-size", "500", "--save", str(save), "--quiet"])
+    assert first.exit_code == 0, first.output
+    result = CliRunner().invoke(main, ["train", "--resume", str(save), "--preset", "nielsen", "--epochs", "2"])
+    assert result.exit_code == 2 and "leave out --preset nielsen" in result.output

@@ -9,7 +9,7 @@ import pytest
 
 import nnback
 from conftest import make_backend
-from nnback.augment import translate
+from nnback.augment import elastic, translate
 from nnback.runner import TrainConfig, build
 from nnback.training import Batches, train_step
 
@@ -33,7 +33,7 @@ def test_step_loop_never_synchronises_with_the_host(gpu_run):
     total = 0.0
     with cupyx.allow_synchronize(False):  # raises DeviceSynchronized on any implicit sync
         for step, (xb, yb) in enumerate(batches):
-            xb = translate(xb, step)
+            xb = elastic(translate(xb, step), step)
             total = total + train_step(model, loss, optimizer, xb, yb, noise_key=step)
     assert float(total) > 0  # read once, after the loop
 

@@ -64,8 +64,11 @@ def test_adam_two_steps(backend, arrays):
 def test_updates_keep_float32(backend32, arrays):
     model = one_layer(backend32, *arrays)
     for name in ("sgd", "momentum", "nesterov", "adam"):
-        make_optimizer(name, 0.1).step(model)
-        assert model.layers[0].w.dtype == backend32.xp.float32
+        optimizer = make_optimizer(name, 0.1)
+        optimizer.step(model)
+        state = [a for value in optimizer.state().values() if isinstance(value, list) for a in value]
+        for array in [model.layers[0].w, model.layers[0].b, *state]:
+            assert array.dtype == backend32.xp.float32
 
 
 def test_unknown_optimizer_lists_the_valid_names():
