@@ -48,7 +48,7 @@ def build(kind: str, tmp_path):
     if kind == "csv-dir":
         return write_csv_pair(tmp_path / "csv", SAMPLE, names=("train.csv", "test.csv")).parent
     if kind == "csv-gz":
-        path = write_csv_pair(tmp_path, SAMPLE, names=("Train.data", "Test.data"))
+        write_csv_pair(tmp_path, SAMPLE, names=("Train.data", "Test.data"))
         for name in ("Train", "Test"):
             source = tmp_path / f"{name}.data"
             (tmp_path / f"{name}.csv.gz").write_bytes(gzip.compress(source.read_bytes()))
