@@ -125,7 +125,8 @@ class EarlyStopping:
         self.patience, self.best, self.best_epoch, self.waited = patience, -1.0, 0, 0
         self.weights: list = []
 
-    def should_stop(self, model, stats: dict) -> bool:
+    def update(self, model, stats: dict) -> bool:
+        """Record a report; True when it is time to stop."""
         accuracy = stats.get("val_accuracy")
         if accuracy is None:
             return False
@@ -224,7 +225,7 @@ def fit(
             on_report(stats)
         total, count, seconds = 0.0, 0, 0.0
         position.loss_sum, position.loss_steps = 0.0, 0
-        if early_stopping is not None and early_stopping.should_stop(model, stats):
+        if early_stopping is not None and early_stopping.update(model, stats):
             break
         if should_stop is not None and should_stop() and position.epoch < epochs:
             raise TrainingInterrupted(position)
