@@ -128,17 +128,18 @@ def _as_split(images: np.ndarray, labels: np.ndarray) -> Split:
     return Split(pixels, labels.astype(np.int64))
 
 
-def split_train(images, labels, val_size: int, shuffle_rng=None) -> tuple[Split, Split]:
+def split_train(train: Split, val_size: int, shuffle_rng=None) -> tuple[Split, Split]:
     """Hold out the last ``val_size`` training images for validation (after an optional seeded
-    shuffle of the whole training file, as the full-batch notebooks do)."""
-    n = len(labels)
+    shuffle of the whole training set, as the full-batch notebooks do). Every format splits here."""
+    n = len(train)
     if not 0 <= val_size < n:
-        raise DataError(f"--val-size {val_size} must be between 0 and {n - 1} (the training file holds {n} images)")
+        raise DataError(f"--val-size {val_size} must be between 0 and {n - 1} (the training data holds {n} images)")
+    images, labels = train.images, train.labels
     if shuffle_rng is not None:
         order = shuffle_rng.permutation(n)
         images, labels = images[order], labels[order]
     cut = n - val_size
-    return _as_split(images[:cut], labels[:cut]), _as_split(images[cut:], labels[cut:])
+    return Split(images[:cut], labels[:cut]), Split(images[cut:], labels[cut:])
 
 
 def load_mnist(path=None, val_size: int = 10_000, shuffle_rng=None) -> Dataset:
@@ -151,6 +152,6 @@ def load_mnist(path=None, val_size: int = 10_000, shuffle_rng=None) -> Dataset:
     if not directory.is_dir():
         raise DataError(f"{directory}: not a directory of MNIST IDX files")
     arrays = read_idx_dir(directory, verify=path is None)
-    train, val = split_train(arrays["train_images"], arrays["train_labels"], val_size, shuffle_rng)
+    train, val = split_train(_as_split(arrays["train_images"], arrays["train_labels"]), val_size, shuffle_rng)
     test = _as_split(arrays["test_images"], arrays["test_labels"])
     return Dataset(train, val, test, source=str(directory))

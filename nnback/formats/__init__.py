@@ -23,8 +23,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..data import FILES, Dataset, DataError, load_mnist, read_idx_dir
-from .checks import Parts, checked_split, hold_out
+from ..data import FILES, Dataset, DataError, load_mnist, read_idx_dir, split_train
+from .checks import Parts, checked_split
 from .csv_text import read_csv
 from .keras_npz import read_npz
 from .nielsen_pickle import read_pickle
@@ -45,7 +45,7 @@ def load_dataset(path=None, val_size: int = 10_000, shuffle_rng=None) -> Dataset
     if parts.val is not None:
         train, val = parts.train, parts.val
     else:
-        train, val = hold_out(parts.train, val_size, shuffle_rng)
+        train, val = split_train(parts.train, val_size, shuffle_rng)
     return Dataset(train, val, parts.test, source=str(path))
 
 

@@ -79,21 +79,6 @@ def _refuse_outside(images: np.ndarray, low, high, where: str, expected: str) ->
                         f"expected {expected}")
 
 
-def hold_out(train: Split, val_size: int, shuffle_rng=None) -> tuple[Split, Split]:
-    """The last ``val_size`` training images become validation, after an optional seeded shuffle
-    (the same draw as :func:`nnback.data.split_train`, so every format splits alike)."""
-    n = len(train)
-    if not 0 <= val_size < n:
-        raise DataError(f"--val-size {val_size} must be between 0 and {n - 1} "
-                        f"(the training data holds {n} images)")
-    images, labels = train.images, train.labels
-    if shuffle_rng is not None:
-        order = shuffle_rng.permutation(n)
-        images, labels = images[order], labels[order]
-    cut = n - val_size
-    return Split(images[:cut], labels[:cut]), Split(images[cut:], labels[cut:])
-
-
 def printable(text: str, limit: int = 100) -> str:
     """Text from a file, safe for a one-line message: control characters escaped, length capped."""
     text = "".join(char if char.isprintable() else ascii(char)[1:-1] for char in text)
