@@ -26,7 +26,9 @@ class Dense:
 
     def forward(self, x):
         """x (batch, n_in) → (batch, n_out)."""
-        return x @ self.w + self.b
+        z = x @ self.w
+        z += self.b
+        return z
 
     def backward(self, x, dz, need_dx: bool = True):
         """Set ``dw``, ``db`` from the layer input x and dL/dz (batch, n_out); return dL/dx
