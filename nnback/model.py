@@ -34,7 +34,10 @@ class Dense:
         """Set ``dw``, ``db`` from the layer input x and dL/dz (batch, n_out); return dL/dx
         (skipped for the first layer, whose input is the data)."""
         xp = array_namespace(dz)
-        self.dw = x.T @ dz
+        # When the batch is longer than the layer is wide (full batch), OpenBLAS sums over it
+        # 1.4-2.8x faster as the contiguous inner axis of both operands (benchmarks/); for
+        # mini-batches the transposed dw this gives would slow the optimizer down instead.
+        self.dw = (dz.T @ x).T if x.shape[0] > x.shape[1] else x.T @ dz
         self.db = xp.sum(dz, axis=0)
         return dz @ self.w.T if need_dx else None
 
