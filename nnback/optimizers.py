@@ -60,12 +60,14 @@ class SGD:
             self.velocity = [array_namespace(p).zeros_like(p) for p, _ in pairs]
         for (p, g), v in zip(pairs, self.velocity):
             for rows in blocks(p, self.block):
-                v_rows = v[rows] * self.momentum + g[rows]
+                v_rows = v[rows] * self.momentum
+                v_rows += g[rows]
                 v[rows] = v_rows
                 if self.nesterov:
-                    v_rows = g[rows] + self.momentum * v_rows
+                    v_rows *= self.momentum
+                    v_rows += g[rows]
                 v_rows *= self.lr
-                p[rows] = p[rows] - v_rows
+                p[rows] -= v_rows
 
     def state(self) -> dict:
         return {"velocity": self.velocity}
@@ -80,7 +82,11 @@ class SGD:
 
 
 class Adam:
-    """Kingma & Ba (2015): m ← β1·m + (1−β1)g, v ← β2·v + (1−β2)g², p ← p − lr·m̂ / (√v̂ + ε)."""
+    """Kingma & Ba (2015): m ← β1·m + (1−β1)g, v ← β2·v + (1−β2)g², p ← p − lr·m̂ / (√v̂ + ε).
+
+    ``m`` and ``v`` are stored without their (1 − β) factors (m ← β1·m + g, v ← β2·v + g²); those
+    factors and the bias corrections are folded into two Python scalars, saving two passes.
+    """
 
     def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0):
         self.lr, self.beta1, self.beta2, self.eps = float(lr), float(beta1), float(beta2), float(eps)
@@ -96,24 +102,24 @@ class Adam:
             self.m = [array_namespace(p).zeros_like(p) for p, _ in pairs]
             self.v = [array_namespace(p).zeros_like(p) for p, _ in pairs]
         self.t += 1
-        correction1 = 1.0 - self.beta1**self.t
-        correction2 = 1.0 - self.beta2**self.t
-        # m̂ / (√v̂ + ε) with the bias corrections folded into two Python scalars, so each
-        # parameter costs one update expression: lr·√c2/c1 · m / (√v + ε·√c2).
-        step_size = self.lr * math.sqrt(correction2) / correction1
-        eps = self.eps * math.sqrt(correction2)
+        # lr·m̂/(√v̂ + ε) for the stored m, v is step_size·m/(√v + eps) with k = √((1−β2)/c2).
+        k = math.sqrt((1.0 - self.beta2) / (1.0 - self.beta2**self.t))
+        step_size = self.lr * (1.0 - self.beta1) / ((1.0 - self.beta1**self.t) * k)
+        eps = self.eps / k
         for (p, g), m, v in zip(pairs, self.m, self.v):
             xp = array_namespace(p)
             for rows in blocks(p, self.block):
                 g_rows = g[rows]
-                m_rows = self.beta1 * m[rows] + (1.0 - self.beta1) * g_rows
-                v_rows = self.beta2 * v[rows] + (1.0 - self.beta2) * (g_rows * g_rows)
+                m_rows = m[rows] * self.beta1
+                m_rows += g_rows
+                v_rows = g_rows * g_rows
+                v_rows += v[rows] * self.beta2
                 m[rows], v[rows] = m_rows, v_rows
                 denominator = xp.sqrt(v_rows)
                 denominator += eps
-                m_rows *= step_size
                 m_rows /= denominator
-                p[rows] = p[rows] - m_rows
+                m_rows *= step_size
+                p[rows] -= m_rows
 
     def state(self) -> dict:
         return {"m": self.m, "v": self.v, "t": self.t}
