@@ -81,3 +81,21 @@ def test_blocked_updates_equal_whole_array_updates(backend, rng, name):
         results.append([to_numpy(p) for p in model.parameters()])
     for blocked, whole in zip(*results):
         np.testing.assert_allclose(blocked, whole, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", ["momentum", "adam"])
+def test_state_stuck_in_subnormals_is_flushed_to_zero(backend32, rng, name):
+    """Decaying state under zero gradients must reach 0, not stick at float32's smallest subnormal."""
+    from nnback.optimizers import FLUSH_EVERY
+
+    model = MLP.create([5, 4, 3], backend32, rng, "relu", "softmax", "he")
+    optimizer = make_optimizer(name, 0.05)
+    for layer in model.layers:
+        layer.dw, layer.db = (backend32.asarray(np.zeros(p.shape)) for p in (layer.w, layer.b))
+    optimizer.step(model)
+    state = optimizer.velocity if name == "momentum" else optimizer.m
+    smallest = backend32.asarray(np.full(state[0].shape, np.finfo(np.float32).smallest_subnormal))
+    state[0][...] = smallest
+    for _ in range(FLUSH_EVERY):
+        optimizer.step(model)
+    assert not np.any(to_numpy(state[0]))
