@@ -14,6 +14,8 @@ Dense GFLOP/s counts only the matrix products an MLP needs: per sample and layer
 the forward pass, the same for the weight gradient, and the same for the input gradient except in
 the first layer. The machine's float32 matmul rate (a large square product, the best of NumPy and
 torch) is measured just before each configuration and is the ceiling that figure is compared with.
+``step_matmul_gflops`` times one step's products alone at the configuration's batch size in each
+library: what a trainer on that library's matmul could reach with zero other work.
 
 ``--quick`` trains on 10,000 images with 2 timed epochs and skips the memory check: a smoke test,
 not a result. PyTorch or scikit-learn missing: their rows are skipped with a note.
@@ -24,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -76,12 +77,46 @@ CONFIGS = {
 TARGETS = {("nielsen", "torch"): 0.5, ("relu100", "torch"): 0.6, ("keras", "torch"): 1.0, ("big", "torch"): 0.85,
            ("fullbatch", "torch"): 0.85, ("relu100", "sklearn"): 1.0}
 BIG_FRACTION_TARGET, RSS_TARGET_MIB = 0.75, 1024
+LIBRARY = {"nnback": "numpy", "sklearn": "numpy", "torch": "torch"}  # whose matmul each system uses
 
 
 def dense_flops_per_sample(sizes) -> int:
     """Forward + weight gradient for every layer, + input gradient for all but the first."""
     pairs = list(zip(sizes[:-1], sizes[1:]))
     return sum(2 * n_in * n_out * (2 if i == 0 else 3) for i, (n_in, n_out) in enumerate(pairs))
+
+
+def step_matmul_gflops(sizes, batch: int, repeats: int = 20) -> dict:
+    """GFLOP/s of one training step's dense products alone, at this batch size, in NumPy and
+    torch: the ceiling for a trainer that uses that library's matmul (best of ``repeats``)."""
+    rng = np.random.default_rng(0)
+    layers = [(rng.standard_normal((batch, n_in), dtype=np.float32), rng.standard_normal((n_in, n_out), dtype=np.float32),
+               rng.standard_normal((batch, n_out), dtype=np.float32)) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+
+    def products(x, w, dz, first):
+        x @ w, x.T @ dz
+        if not first:
+            dz @ w.T
+
+    rates = {"numpy": _step_rate(layers, products, batch, sizes, repeats)}
+    try:
+        import torch
+
+        as_torch = [tuple(torch.from_numpy(a) for a in layer) for layer in layers]
+        rates["torch"] = _step_rate(as_torch, products, batch, sizes, repeats)
+    except ImportError:
+        pass
+    return rates
+
+
+def _step_rate(layers, products, batch, sizes, repeats) -> float:
+    best = float("inf")
+    for _ in range(repeats + 1):
+        started = time.perf_counter()
+        for i, (x, w, dz) in enumerate(layers):
+            products(x, w, dz, i == 0)
+        best = min(best, time.perf_counter() - started)
+    return dense_flops_per_sample(sizes) * batch / best / 1e9
 
 
 class NnbackRunner:
@@ -216,6 +251,7 @@ def peers(name: str, spec: Spec, data, seed: int, initial, threads: int, notes: 
 def run_config(name: str, spec: Spec, data, seed: int, threads: int, timed: int, notes: list) -> list[dict]:
     """Warm up every system once, then time them in turns; one result dict per system."""
     matmul = machine.matmul_gflops()
+    step_matmul = step_matmul_gflops(spec.sizes, spec.batch_size or len(data.train), repeats=3 if spec.batch_size is None else 20)
     nn = NnbackRunner(spec, data, seed)
     runners = [nn] + peers(name, spec, data, seed, nn.initial, threads, notes)
     warmup = {runner.name: runner.epoch() for runner in runners}
@@ -235,22 +271,40 @@ def run_config(name: str, spec: Spec, data, seed: int, threads: int, timed: int,
             "median_seconds": median, "min_seconds": fastest, "samples_per_second": n / median,
             "test_accuracy": runner.accuracy(), "dense_gflop_per_epoch": gflop, "gflops": gflop / median,
             "matmul_gflops": matmul, "limit_gflops": limit, "fraction_of_limit": gflop / median / limit,
+            "step_matmul_gflops": step_matmul,
             "loadavg": list(os.getloadavg()),
         })
     return results
 
 
+# Runs in the child at exit. VmHWM is the peak RSS of the child's own address space; ru_maxrss
+# would also count the parent's pages that the child had between fork and exec.
+_REPORT_PEAK = """
+import atexit, resource, sys
+def report():
+    try:
+        with open("/proc/self/status") as status:
+            kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print("peak-rss-kib", kib, file=sys.stderr)
+atexit.register(report)
+from nnback.cli import main
+main()
+"""
+
+
 def peak_rss_mib(args: list[str]) -> dict:
-    """Peak RSS of ``nnback train <args>`` run in a child process (Linux: ru_maxrss is in KiB)."""
+    """Peak RSS of ``nnback train <args>`` run in a child process."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    command = [sys.executable, "-c", "from nnback.cli import main; main()", "train", *args]
     started = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", _REPORT_PEAK, "train", *args], env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    reports = [line.split()[1] for line in done.stderr.splitlines() if line.startswith("peak-rss-kib")]
+    peak = int(reports[-1]) / 1024 if reports else float("nan")
     return {"record": "rss", "command": "nnback train " + " ".join(args), "returncode": done.returncode,
             "peak_rss_mib": peak, "seconds": seconds, "target_mib": RSS_TARGET_MIB, "holds": peak <= RSS_TARGET_MIB,
-            "output": done.stdout.strip().splitlines()[-1:] + done.stderr.strip().splitlines()[-1:]}
+            "output": done.stdout.strip().splitlines()[-1:]}
 
 
 def verdicts(results: list[dict]) -> list[dict]:
@@ -270,7 +324,8 @@ def verdicts(results: list[dict]) -> list[dict]:
 
 
 def print_table(results: list[dict], checks: list[dict], rss: dict | None) -> None:
-    head = f"{'config':10} {'system':8} {'median s':>9} {'min s':>8} {'samples/s':>10} {'GFLOP/s':>8} {'of limit':>8} {'test acc':>8} {'vs torch':>8}"
+    """mm-only: GFLOP/s of the step's products alone in the library the system multiplies with."""
+    head = f"{'config':10} {'system':8} {'median s':>9} {'min s':>8} {'samples/s':>10} {'GFLOP/s':>8} {'of limit':>8} {'test acc':>8} {'vs torch':>8} {'mm-only':>8}"
     print(head)
     print("-" * len(head))
     torch_median = {r["config"]: r["median_seconds"] for r in results if r["system"] == "torch"}
@@ -278,7 +333,7 @@ def print_table(results: list[dict], checks: list[dict], rss: dict | None) -> No
         ratio = r["median_seconds"] / torch_median[r["config"]] if r["config"] in torch_median else float("nan")
         print(f"{r['config']:10} {r['system']:8} {r['median_seconds']:9.4f} {r['min_seconds']:8.4f} "
               f"{r['samples_per_second']:10.0f} {r['gflops']:8.1f} {r['fraction_of_limit']:8.1%} "
-              f"{r['test_accuracy']:8.2%} {ratio:8.2f}")
+              f"{r['test_accuracy']:8.2%} {ratio:8.2f} {r['step_matmul_gflops'].get(LIBRARY[r['system']], float('nan')):8.1f}")
     print()
     for check in checks:
         print(f"{'holds ' if check['holds'] else 'MISSED'}  {check['what']}: {check['value']:.3f} (target {check['target']})")
@@ -293,7 +348,7 @@ def parse_args(argv=None):
     parser.add_argument("--epochs", type=int, help="timed epochs per system (default: 3; 20 for fullbatch)")
     parser.add_argument("--json", help="append JSON lines (machine, results, targets, memory) to this file")
     parser.add_argument("--quick", action="store_true", help="10,000 training images, 2 timed epochs, no memory check")
-    parser.add_argument("--no-rss", action="store_true", help="skip the peak-RSS check of the default `nnback train`")
+    parser.add_argument("--no-rss", action="store_true", help="skip the peak-RSS check of the default `nnback train` (12 epochs, ~1.5 min)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     args.configs = [name.strip() for name in args.configs.split(",") if name.strip()]
@@ -329,7 +384,7 @@ def main(argv=None) -> int:
         timed = args.epochs or (2 if args.quick and spec.batch_size else 5 if args.quick else spec.timed_epochs)
         results += run_config(name, spec, data, args.seed, threads, timed, notes)
         print(f"  {name} done ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
-    rss = None if args.quick or args.no_rss else peak_rss_mib(["--epochs", "1", "--quiet"])
+    rss = None if args.quick or args.no_rss else peak_rss_mib(["--quiet"])
     checks = verdicts(results)
     print()
     print_table(results, checks, rss)
