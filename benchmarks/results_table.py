@@ -13,7 +13,8 @@ def markdown(records: list[dict]) -> str:
     machine = next(r for r in records if r["record"] == "machine")
     results = [r for r in records if r["record"] == "result"]
     torch_median = {r["config"]: r["median_seconds"] for r in results if r["system"] == "torch"}
-    blas = next((b for b in machine["blas"] if b.get("user_api") == "blas"), {})
+    pools = [b for b in machine["blas"] if b.get("user_api") == "blas"]
+    blas = next((b for b in pools if "numpy" in b.get("filepath", "")), pools[0] if pools else {})
     lines = [
         f"{machine['cpu_model']}, {machine['cpu_count']} cores, {blas.get('prefix', '?')} {blas.get('version', '')} "
         f"({blas.get('architecture', '?')}, {blas.get('num_threads', '?')} threads), load {machine['loadavg'][0]:.1f}; "
