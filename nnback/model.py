@@ -28,13 +28,18 @@ class Dense:
 
     def forward(self, x):
         """x (batch, n_in) → (batch, n_out)."""
-        return x @ self.w + self.b
+        z = x @ self.w
+        z += self.b
+        return z
 
     def backward(self, x, dz, need_dx: bool = True):
         """Set ``dw``, ``db`` from the layer input x and dL/dz (batch, n_out); return dL/dx
         (skipped for the first layer, whose input is the data)."""
         xp = array_namespace(dz)
-        self.dw = x.T @ dz
+        # When the batch is longer than the layer is wide (full batch), OpenBLAS sums over it
+        # 1.4-2.8x faster as the contiguous inner axis of both operands (benchmarks/); for
+        # mini-batches the transposed dw this gives would slow the optimizer down instead.
+        self.dw = (dz.T @ x).T if x.shape[0] > x.shape[1] else x.T @ dz
         # The bias gradient sums dz over the batch. As a (1, batch) @ (batch, n_out) product it
         # runs in BLAS: faster than xp.sum(dz, axis=0) on NumPy (2-D GEMM), and ~10x faster
         # on CuPy, whose axis-0 reduction reads memory with a stride (measured: benchmarks/).
