@@ -40,7 +40,7 @@ def dense_flops_per_sample(sizes) -> int:
 class NnbackRunner:
     def __init__(self, backend, data, batch_size):
         init_rng, self.shuffle_rng, _ = nnback.backend.seeded_generators(0)
-        config = TrainConfig(layers=SIZES, lr=0.05, batch_size=batch_size, dtype="float32")
+        config = TrainConfig(layers=SIZES, lr=0.05, batch_size=batch_size, dtype="float32", dropout=0.0, augment="none")
         self.model, self.loss, self.optimizer = build(config, backend, init_rng)
         self.backend = backend
         x, y = backend.asarray(data.train.images), backend.asarray(data.train.labels, backend.xp.int64)

@@ -24,9 +24,10 @@ SCHEDULES = ("constant", "cosine", "step")
 
 @dataclass
 class TrainConfig:
-    """Every hyperparameter of a run. The defaults are nnback's default recipe (see README)."""
+    """Every hyperparameter of a run. The defaults are nnback's default recipe, the ``fast`` preset:
+    98.8% test accuracy in under a minute of training on a 2-core CPU (see README)."""
 
-    layers: list[int] = field(default_factory=lambda: [784, 512, 512, 10])
+    layers: list[int] = field(default_factory=lambda: [784, 800, 800, 10])
     activation: str | list[str] = "relu"
     output_activation: str = "softmax"
     loss: str = "cross-entropy"
@@ -36,11 +37,11 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 0.0
     adam_eps: float = 1e-8
-    dropout: float | list[float] = 0.0
+    dropout: float | list[float] = 0.2
     input_dropout: float = 0.0
-    augment: str = "none"
+    augment: str = "translate"
     batch_size: int | None = 128
-    epochs: int = 12
+    epochs: int = 15
     schedule: str = "cosine"
     warmup_epochs: float = 0.0
     eval_every: int = 1

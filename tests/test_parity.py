@@ -84,8 +84,8 @@ def test_strict_matches_numpy_bit_for_bit(mnist_small, config):
 # test accuracy within 0.2 points. float64: the same drift from eps = 2.2e-16 stays ~1e-12, so
 # 1e-9 relative (of the largest weight) has three orders of headroom.
 GPU_CASES = {
-    "minibatch-1-epoch": TrainConfig(layers=[784, 256, 10], batch_size=128, epochs=1, lr=0.05),
-    "fullbatch-50-iterations": TrainConfig(layers=[784, 64, 10], batch_size=None, epochs=50, lr=0.5,
+    "minibatch-1-epoch": TrainConfig(layers=[784, 256, 10], batch_size=128, epochs=1, lr=0.05, dropout=0.0),
+    "fullbatch-50-iterations": TrainConfig(layers=[784, 64, 10], batch_size=None, epochs=50, lr=0.5, dropout=0.0,
                                            optimizer="sgd", schedule="constant"),
 }
 
