@@ -371,9 +371,15 @@ def load_data(quick: bool):
 def main(argv=None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
+    threads = machine.numpy_blas_threads()
+    try:
+        import torch
+
+        torch.set_num_threads(threads)  # before any torch product is timed, matmul rate included
+    except ImportError:
+        pass
     info = {"record": "machine", **machine.describe(), "matmul_gflops": machine.matmul_gflops(),
             "command": " ".join(["python", "benchmarks/bench_cpu.py", *(argv if argv is not None else sys.argv[1:])])}
-    threads = machine.numpy_blas_threads()
     print(f"{info['cpu_model']}, {info['cpu_count']} CPUs, load {info['loadavg'][0]:.2f}; BLAS threads {threads}; "
           f"float32 matmul {', '.join(f'{k} {v:.0f}' for k, v in info['matmul_gflops'].items())} GFLOP/s")
     data = load_data(args.quick)

@@ -9,6 +9,12 @@ import json
 import sys
 
 
+def _products_alone(result: dict) -> str:
+    library = "torch" if result["system"] == "torch" else "numpy"
+    rate = result.get("step_matmul_gflops", {}).get(library)
+    return f"{rate:.0f}" if rate is not None else "–"
+
+
 def markdown(records: list[dict]) -> str:
     machine = next(r for r in records if r["record"] == "machine")
     results = [r for r in records if r["record"] == "result"]
@@ -17,11 +23,11 @@ def markdown(records: list[dict]) -> str:
     blas = next((b for b in pools if "numpy" in b.get("filepath", "")), pools[0] if pools else {})
     lines = [
         f"{machine['cpu_model']}, {machine['cpu_count']} cores, {blas.get('prefix', '?')} {blas.get('version', '')} "
-        f"({blas.get('architecture', '?')}, {blas.get('num_threads', '?')} threads), load {machine['loadavg'][0]:.1f}; "
+        f"({blas.get('architecture', '?')}, {blas.get('num_threads', '?')} thread(s)), load {machine['loadavg'][0]:.1f}; "
         f"float32 matmul {max(machine['matmul_gflops'].values()):.0f} GFLOP/s; {machine['date']}",
         "",
-        "| config | system | median s/epoch | min s | samples/s | dense GFLOP/s | of matmul rate | test acc | ÷ torch |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| config | system | median s/epoch | min s | samples/s | dense GFLOP/s | of matmul rate | test acc | ÷ torch | products alone, GFLOP/s |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         peer = torch_median.get(r["config"])
@@ -29,7 +35,7 @@ def markdown(records: list[dict]) -> str:
         lines.append(
             f"| {r['config']} | {r['system']} | {r['median_seconds']:.3f} | {r['min_seconds']:.3f} | "
             f"{r['samples_per_second']:,.0f} | {r['gflops']:.1f} | {r['fraction_of_limit']:.0%} | "
-            f"{r['test_accuracy']:.2%} | {ratio} |"
+            f"{r['test_accuracy']:.2%} | {ratio} | {_products_alone(r)} |"
         )
     lines += ["", "| target | value | holds |", "|---|---:|---|"]
     for r in records:
