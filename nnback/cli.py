@@ -78,10 +78,13 @@ def _writable(path: str | None, option: str) -> None:
 class Progress:
     """A one-line progress bar on stderr, only when stderr is a terminal."""
 
-    def __init__(self, enabled: bool, epochs: int):
-        self.enabled, self.epochs, self.epoch, self.last = enabled, epochs, 1, 0.0
+    def __init__(self, enabled: bool, epochs: int, first_epoch: int = 1):
+        self.enabled, self.epochs, self.epoch, self.last, self.previous = enabled, epochs, first_epoch, 0.0, 0
 
     def step(self, step: int, steps: int) -> None:
+        if step <= self.previous:  # the step count started again: a new epoch, reported or not
+            self.epoch += 1
+        self.previous = step
         now = time.perf_counter()
         if not self.enabled or (now - self.last < 0.1 and step < steps):
             return
@@ -305,12 +308,11 @@ def _unit(config: TrainConfig) -> str:
 def _fit(run, outputs: Outputs, quiet: bool, data_note: dict):
     """Train with a progress bar and per-report lines; stop cleanly on SIGINT/SIGTERM."""
     config, unit = run.config, _unit(run.config)
-    progress = Progress(sys.stderr.isatty() and not quiet, config.epochs)
-    progress.epoch = run.position.epoch + 1
+    progress = Progress(sys.stderr.isatty() and not quiet, config.epochs, run.position.epoch + 1)
+    progress.previous = run.position.step
 
     def report(stats: dict) -> None:
         progress.clear()
-        progress.epoch = stats["epoch"] + 1
         if not quiet:
             click.echo(_report_line(stats, config.epochs, unit))
         if outputs.save_every and stats["epoch"] % outputs.save_every == 0 and stats["epoch"] < config.epochs:

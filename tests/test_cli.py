@@ -125,3 +125,15 @@ def test_resume_refuses_a_preset(small_idx_dir, tmp_path):
     assert first.exit_code == 0, first.output
     result = CliRunner().invoke(main, ["train", "--resume", str(save), "--preset", "nielsen", "--epochs", "2"])
     assert result.exit_code == 2 and "leave out --preset nielsen" in result.output
+
+
+def test_the_progress_bar_counts_epochs_between_reports():
+    from nnback.cli import Progress
+
+    progress = Progress(False, epochs=5)
+    epochs = []
+    for _ in range(3):
+        for step in range(1, 4):
+            progress.step(step, 3)
+        epochs.append(progress.epoch)
+    assert epochs == [1, 2, 3]  # with --eval-every 3 no report comes between these epochs
