@@ -10,6 +10,7 @@ The same code trains on NumPy (CPU) or CuPy (GPU)::
 from .backend import Backend, get_backend, to_numpy
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .data import Dataset, load_mnist
+from .formats import load_dataset
 from .losses import get_loss
 from .model import MLP
 from .optimizers import SGD, Adam
@@ -20,6 +21,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Adam", "Backend", "Batches", "Checkpoint", "Dataset", "Evaluation", "MLP", "SGD", "TrainConfig", "TrainResult",
-    "evaluate", "fit", "get_backend", "get_loss", "load_checkpoint", "load_mnist", "save_checkpoint", "to_numpy",
+    "evaluate", "fit", "get_backend", "get_loss", "load_checkpoint", "load_dataset", "load_mnist", "save_checkpoint", "to_numpy",
     "train", "train_step",
 ]
