@@ -41,7 +41,8 @@ def flush_subnormals(arrays) -> None:
     Where a gradient is exactly zero (MNIST's always-blank border pixels), momentum and Adam state
     decays geometrically into float32 subnormals, which then never reach zero (0.9 · 2⁻¹⁴⁹ rounds
     back to 2⁻¹⁴⁹) and make every later pass over them several times slower on x86 CPUs. Called
-    every ``FLUSH_EVERY`` steps; it moves other values by at most half an ulp.
+    every ``FLUSH_EVERY`` steps; it moves any other value by at most half an ulp of TINY (~6e-26 in
+    float32), far below anything an update can resolve.
     """
     for x in arrays:
         x += TINY
