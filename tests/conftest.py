@@ -105,3 +105,20 @@ def idx_subset(directory, n_train: int, n_test: int):
 def small_mnist_dir(tmp_path_factory):
     """1,200 training and 300 test images (use ``--val-size 200`` or so with it)."""
     return idx_subset(tmp_path_factory.mktemp("small-mnist"), 1200, 300)
+
+
+def draw_mutation(data, raw: bytes, max_flips: int, max_random: int) -> tuple[str, bytes]:
+    """A hypothesis-drawn damage to ``raw``: a few bytes flipped, a truncation, or random bytes.
+    Returns the kind of damage (for ``hypothesis.event``) and the damaged bytes."""
+    from hypothesis import strategies as st
+
+    kind = data.draw(st.sampled_from(["flip", "truncate", "random"]))
+    damaged = bytearray(raw)
+    if kind == "flip":
+        for position in data.draw(st.lists(st.integers(0, len(damaged) - 1), min_size=1, max_size=max_flips)):
+            damaged[position] = data.draw(st.integers(0, 255))
+    elif kind == "truncate":
+        damaged = damaged[: data.draw(st.integers(0, len(damaged) - 1))]
+    else:
+        damaged = bytearray(data.draw(st.binary(max_size=max_random)))
+    return kind, bytes(damaged)

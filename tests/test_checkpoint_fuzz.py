@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import nnback
+from conftest import draw_mutation
 from nnback.checkpoint import INFO_KEY, Checkpoint, CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
 from nnback.runner import TrainConfig, prepare
 from nnback.training import TrainingInterrupted
@@ -52,17 +53,9 @@ def loads_or_refuses(path) -> str:
 @SETTINGS
 @hypothesis.given(data=st.data())
 def test_mutated_bytes_load_or_are_refused(valid, tmp_path, data):
-    raw = bytearray(valid[0])
-    kind = data.draw(st.sampled_from(["flip", "truncate", "random"]))
-    if kind == "flip":
-        for position in data.draw(st.lists(st.integers(0, len(raw) - 1), min_size=1, max_size=8)):
-            raw[position] = data.draw(st.integers(0, 255))
-    elif kind == "truncate":
-        raw = raw[: data.draw(st.integers(0, len(raw) - 1))]
-    else:
-        raw = bytearray(data.draw(st.binary(max_size=2000)))
+    kind, raw = draw_mutation(data, valid[0], max_flips=8, max_random=2000)
     path = tmp_path / "mutated.npz"
-    path.write_bytes(bytes(raw))
+    path.write_bytes(raw)
     hypothesis.event(f"{kind}: {loads_or_refuses(path)}")
 
 

@@ -9,6 +9,7 @@ import os
 import numpy as np
 import pytest
 
+from conftest import draw_mutation
 from nnback.data import DataError
 from nnback.images import load_digit
 
@@ -44,17 +45,9 @@ def check(path) -> str:
 @hypothesis.given(data=st.data())
 def test_random_and_mutated_image_files_load_or_are_refused(tmp_path, data):
     fmt = data.draw(st.sampled_from(["PNG", "BMP", "GIF"]))
-    raw = bytearray(png_bytes(STROKE, fmt))
-    kind = data.draw(st.sampled_from(["flip", "truncate", "random"]))
-    if kind == "flip":
-        for position in data.draw(st.lists(st.integers(0, len(raw) - 1), min_size=1, max_size=6)):
-            raw[position] = data.draw(st.integers(0, 255))
-    elif kind == "truncate":
-        raw = raw[: data.draw(st.integers(0, len(raw) - 1))]
-    else:
-        raw = bytearray(data.draw(st.binary(max_size=500)))
+    kind, raw = draw_mutation(data, png_bytes(STROKE, fmt), max_flips=6, max_random=500)
     path = tmp_path / "input.png"
-    path.write_bytes(bytes(raw))
+    path.write_bytes(raw)
     hypothesis.event(f"{fmt} {kind}: {check(path)}")
 
 
