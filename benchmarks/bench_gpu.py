@@ -126,17 +126,22 @@ def kernels_per_step(runner, torch) -> dict:
     return {"kernels_per_step": len(kernels) / steps, "gpu_busy_us_per_step": gpu_us / steps}
 
 
-def host_enqueue_per_step(runner, cupy, steps: int = 200) -> dict:
-    """Wall time of steps without a sync (host dispatch) vs with a sync after each step."""
-    chunk = [batch for _, batch in zip(range(steps), runner.batches.epoch())]
-    cupy.cuda.Device().synchronize()
+def timed_steps(runner, chunk, sync) -> tuple[float, float]:
+    """Seconds to issue the steps of ``chunk`` (host dispatch) and until the device has run them."""
+    sync()
     start = time.perf_counter()
     for xb, yb in chunk:
         train_step(runner.model, runner.loss, runner.optimizer, xb, yb)
-    enqueue = time.perf_counter() - start
-    cupy.cuda.Device().synchronize()
-    total = time.perf_counter() - start
-    return {"host_dispatch_us_per_step": 1e6 * enqueue / len(chunk), "wall_us_per_step": 1e6 * total / len(chunk)}
+    issued = time.perf_counter() - start
+    sync()
+    return issued, time.perf_counter() - start
+
+
+def host_enqueue_per_step(runner, cupy, steps: int = 200) -> dict:
+    """Wall time of steps without a sync (host dispatch) vs with a sync after the last step."""
+    chunk = [batch for _, batch in zip(range(steps), runner.batches.epoch())]
+    issued, total = timed_steps(runner, chunk, cupy.cuda.Device().synchronize)
+    return {"host_dispatch_us_per_step": 1e6 * issued / len(chunk), "wall_us_per_step": 1e6 * total / len(chunk)}
 
 
 def machine(cupy, torch) -> dict:

@@ -35,13 +35,7 @@ def profile_nnback(runner, torch, cupy, steps: int) -> dict:
         chunk += chunk
     chunk = chunk[:steps]
     train_step(runner.model, runner.loss, runner.optimizer, *chunk[0])
-    cupy.cuda.Device().synchronize()
-    start = time.perf_counter()
-    for xb, yb in chunk:
-        train_step(runner.model, runner.loss, runner.optimizer, xb, yb)
-    host = time.perf_counter() - start
-    cupy.cuda.Device().synchronize()
-    wall = time.perf_counter() - start
+    host, wall = bench_gpu.timed_steps(runner, chunk, cupy.cuda.Device().synchronize)
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
         for xb, yb in chunk:
             train_step(runner.model, runner.loss, runner.optimizer, xb, yb)
