@@ -139,6 +139,25 @@ class MLP:
         """All parameters in a fixed order: w0, b0, w1, b1, …"""
         return [p for layer in self.layers for p in (layer.w, layer.b)]
 
+    def gradients(self) -> list:
+        """The gradients of the last :meth:`backward`, in the order of :meth:`parameters`."""
+        return [g for layer in self.layers for g in (layer.dw, layer.db)]
+
+    def copy_parameters(self) -> list:
+        """Device copies of every parameter (a snapshot, e.g. the best weights so far)."""
+        return [array_namespace(p).asarray(p, copy=True) for p in self.parameters()]
+
+    def load_parameters(self, values) -> None:
+        """Copy ``values`` (in the order of :meth:`parameters`) into the parameters in place, so
+        that anything holding the arrays (an optimizer, a captured step) sees the new values."""
+        parameters = self.parameters()
+        if len(values) != len(parameters):
+            raise ValueError(f"{len(values)} arrays given for {len(parameters)} parameters")
+        for p, value in zip(parameters, values):
+            if tuple(value.shape) != tuple(p.shape):
+                raise ValueError(f"a parameter of shape {tuple(p.shape)} cannot take shape {tuple(value.shape)}")
+            p[...] = value
+
     def __repr__(self) -> str:
         acts = ", ".join(a.name for a in self.hidden)
         drop = f", dropout={self.dropout}" if any(self.dropout) else ""
