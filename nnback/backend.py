@@ -82,11 +82,11 @@ def _cupy_backend(dtype: str) -> Backend:
     try:
         import cupy
     except ImportError:
-        raise BackendUnavailable(f"--device cuda needs CuPy, which is not installed; {hint}") from None
+        raise BackendUnavailable(f"the cuda device needs CuPy, which is not installed; {hint}") from None
     try:
         count = cupy.cuda.runtime.getDeviceCount()
         if count < 1:
-            raise BackendUnavailable("--device cuda needs an NVIDIA GPU, and CUDA sees none")
+            raise BackendUnavailable("the cuda device needs an NVIDIA GPU, and CUDA sees none")
         # A tiny kernel proves that the driver, NVRTC and cuBLAS actually load.
         probe = cupy.ones((2, 2), dtype=cupy.float32)
         float((probe @ probe).sum())
@@ -94,7 +94,7 @@ def _cupy_backend(dtype: str) -> Backend:
         raise
     except Exception as error:  # CuPy raises many kinds here: runtime, NVRTC, driver errors.
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise BackendUnavailable(f"--device cuda: CuPy is installed but no usable GPU was found ({first})") from None
+        raise BackendUnavailable(f"the cuda device: CuPy is installed but no usable GPU was found ({first})") from None
     import array_api_compat.cupy as xp
 
     return Backend("cupy", xp, cupy.cuda.Device(0), getattr(xp, dtype))
@@ -113,7 +113,8 @@ def to_numpy(x) -> np.ndarray:
 
 
 
-def seeded_generators(seed: int) -> tuple[np.random.Generator, ...]:
-    """Host generators, one per purpose (initial weights, batch order, data split), so that
-    changing one use (say, adding a layer) never changes another's numbers."""
-    return tuple(np.random.default_rng(seed).spawn(3))
+def seeded_generators(seed: int, count: int = 3) -> tuple[np.random.Generator, ...]:
+    """Host generators, one per purpose (initial weights, batch order, data split, hold-outs), so
+    that changing one use (say, adding a layer) never changes another's numbers. The first ones do
+    not depend on ``count``."""
+    return tuple(np.random.default_rng(seed).spawn(count))

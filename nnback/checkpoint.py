@@ -2,9 +2,10 @@
 
 The file holds plain arrays only: every layer's ``w`` and ``b``, the optimizer's state arrays,
 and one ``checkpoint.json`` entry (UTF-8 bytes as a uint8 array) describing everything else:
-the architecture, the run's configuration, the optimizer's scalars (Adam's ``t``), where training
-stands (epoch, step, the shuffle generator's state), the history so far, the preprocessing and the
-nnback version. Loading uses ``allow_pickle=False`` and checks every array's name, shape and dtype
+the architecture, the optimizer's scalars (Adam's ``t``), where training stands (epoch, step, the
+shuffle generator's state), the history so far, the nnback version, and ``meta``: an opaque JSON
+object the caller fills (the run's configuration, class names, feature transform, data
+fingerprint). This module knows nothing of how a run is assembled. Loading uses ``allow_pickle=False`` and checks every array's name, shape and dtype
 against what that description implies, so a damaged or foreign file is refused with a message
 naming the array, never half-loaded.
 
@@ -18,7 +19,6 @@ import dataclasses
 import json
 import math
 import os
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,13 +28,11 @@ from .atomic import atomic_write
 from .backend import DTYPES, get_backend, to_numpy
 from .data import DataError
 from .model import MLP, Dense
-from .optimizers import OPTIMIZERS, make_optimizer
-from .runner import TrainConfig, optimizer_for
 from .training import Position
 
-FORMAT, FORMAT_VERSION = "nnback-checkpoint", 1
+FORMAT, FORMAT_VERSION = "nnback-checkpoint", 2
+READABLE_VERSIONS = (1, 2)  # version 1 (nnback 0.1) kept its configuration and data note at the top level
 INFO_KEY = "checkpoint.json"
-PREPROCESSING = "28x28 images flattened row-major to 784 pixels, uint8 / 255 as floats in [0, 1]"
 
 
 class CheckpointError(DataError):
@@ -43,58 +41,59 @@ class CheckpointError(DataError):
 
 @dataclass
 class Checkpoint:
-    """A loaded checkpoint: the model and optimizer on a backend, and where training stands.
+    """A loaded checkpoint: the model on a backend, the optimizer's state, and where training stands.
 
-    ``shuffle_state`` is the batch-order generator's state when it was saved (``None`` if the
-    run had none); ``info`` is the whole stored description (data source, version, ...).
+    ``optimizer_state`` is what the optimizer's ``state()`` returned (arrays on the backend);
+    ``shuffle_state`` the batch-order generator's state when it was saved (``None`` if the run had
+    none); ``meta`` the caller's own description; ``info`` the whole stored description.
     """
 
     model: MLP
-    optimizer: object
-    config: TrainConfig
+    optimizer_state: dict
     position: Position
     shuffle_state: dict | None = None
     history: list = field(default_factory=list)
+    meta: dict = field(default_factory=dict)
     info: dict = field(default_factory=dict)
+
+    def moved_to(self, backend) -> "Checkpoint":
+        """The same checkpoint with its model and optimizer state on ``backend`` (via the host)."""
+        def move(array):
+            return backend.asarray(to_numpy(array))
+
+        model = MLP([Dense(move(layer.w), move(layer.b)) for layer in self.model.layers], self.model.hidden,
+                    self.model.output)
+        state = {key: [move(a) for a in value] if isinstance(value, list) else value
+                 for key, value in self.optimizer_state.items()}
+        return dataclasses.replace(self, model=model, optimizer_state=state)
 
 
 # ---------------------------------------------------------------------------------------- save
 
 
-def save_checkpoint(path, model, optimizer, config, position: Position | None = None, rng_state: dict | None = None,
-                    history=(), data: dict | None = None) -> None:
-    """Write ``model``, ``optimizer`` and the run's state to ``path`` atomically.
+def save_checkpoint(path, model, optimizer_state: dict, *, position: Position | None = None,
+                    rng_state: dict | None = None, history=(), meta: dict | None = None) -> None:
+    """Write ``model``, an optimizer's ``state()`` and the run's position to ``path`` atomically.
 
-    ``config`` is a :class:`TrainConfig` (or its dict); ``rng_state`` the shuffle generator's
-    ``bit_generator.state`` now; ``data`` a JSON-ready note on the data (path, sizes).
-    Refuses non-finite weights: a diverged model is not worth resuming and must not replace a
-    good checkpoint.
+    ``rng_state`` is the shuffle generator's ``bit_generator.state`` now; ``meta`` any JSON-ready
+    description the caller wants back on load. Refuses non-finite weights: a diverged model is not
+    worth resuming and must not replace a good checkpoint.
     """
     position = position or Position()
     arrays = {f"layers.{i}.{name}": to_numpy(getattr(layer, name))
               for i, layer in enumerate(model.layers) for name in ("w", "b")}
     if not all(np.isfinite(a).all() for a in arrays.values()):
         raise ValueError(f"{path}: not saved, the weights contain NaN or infinite values (training diverged)")
-    config = config.as_dict() if isinstance(config, TrainConfig) else dict(config)
-    _check_optimizer(optimizer, config)
-    scalars, state_arrays = _split_state(optimizer.state())
+    scalars, state_arrays = _split_state(optimizer_state)
     for key, values in state_arrays.items():
         arrays.update({f"optimizer.{key}.{j}": to_numpy(value) for j, value in enumerate(values)})
-    info = _describe(model, config, arrays, scalars, {k: len(v) for k, v in state_arrays.items()})
+    info = _describe(model, arrays, scalars, {k: len(v) for k, v in state_arrays.items()})
     info.update(position={"epoch": position.epoch, "step": position.step, "epoch_rng_state": position.rng_state,
-                          "loss_sum": position.loss_sum, "loss_steps": position.loss_steps},
-                shuffle_rng_state=rng_state, history=list(history), data=data or {})
+                          "loss_sum": float(position.loss_sum), "loss_steps": position.loss_steps},
+                shuffle_rng_state=rng_state, history=list(history), meta=dict(meta or {}))
     arrays[INFO_KEY] = np.frombuffer(json.dumps(info).encode("utf-8"), dtype=np.uint8)
     with atomic_write(path) as file:
         np.savez(file, **arrays)
-
-
-def _check_optimizer(optimizer, config: dict) -> None:
-    """The optimizer must be the kind ``config`` names, or its state would load into the wrong one."""
-    name = config.get("optimizer")
-    expected = make_optimizer(name, 1.0, 0.9) if name in OPTIMIZERS else None
-    if expected is None or type(expected) is not type(optimizer):
-        raise ValueError(f"the configuration names optimizer {name!r}, but the optimizer is {optimizer!r}")
 
 
 def _split_state(state: dict) -> tuple[dict, dict]:
@@ -103,7 +102,7 @@ def _split_state(state: dict) -> tuple[dict, dict]:
     return scalars, {k: list(v) for k, v in state.items() if isinstance(v, (list, tuple))}
 
 
-def _describe(model, config: dict, arrays: dict, scalars: dict, state_counts: dict) -> dict:
+def _describe(model, arrays: dict, scalars: dict, state_counts: dict) -> dict:
     from . import __version__
 
     return {
@@ -112,9 +111,7 @@ def _describe(model, config: dict, arrays: dict, scalars: dict, state_counts: di
         "nnback_version": __version__,
         "model": {"sizes": model.sizes, "hidden": [a.name for a in model.hidden], "output": model.output.name},
         "dtype": str(arrays["layers.0.w"].dtype),
-        "optimizer": {"name": config.get("optimizer"), "scalars": scalars, "arrays": state_counts},
-        "config": config,
-        "preprocessing": PREPROCESSING,
+        "optimizer": {"scalars": scalars, "arrays": state_counts},
     }
 
 
@@ -135,19 +132,20 @@ def restore(info: dict, arrays: dict, backend=None, path="checkpoint") -> Checkp
               for i in range(n_layers)]
     model = MLP(layers, [get_activation(name) for name in info["model"]["hidden"]],
                 get_activation(info["model"]["output"]))
-    config = stored_config(info, path)
-    optimizer = optimizer_for(config.replace(optimizer=info["optimizer"]["name"]))
     state = dict(info["optimizer"]["scalars"])
     for key, count in info["optimizer"]["arrays"].items():
         state[key] = [backend.asarray(arrays[f"optimizer.{key}.{j}"]) for j in range(count)]
-    try:
-        optimizer.load_state(state)
-    except (TypeError, ValueError) as error:
-        raise CheckpointError(f"{path}: damaged optimizer state ({error})") from None
     stored = info["position"]
     position = Position(stored["epoch"], stored["step"], stored["epoch_rng_state"],
                         float(stored.get("loss_sum", 0.0)), int(stored.get("loss_steps", 0)))
-    return Checkpoint(model, optimizer, config, position, info["shuffle_rng_state"], info["history"], info)
+    return Checkpoint(model, state, position, info["shuffle_rng_state"], info["history"], _meta(info), info)
+
+
+def _meta(info: dict) -> dict:
+    """The caller's description; a version-1 file's top-level configuration and data note."""
+    if info["format_version"] == 1:
+        return {"config": info.get("config", {}), "data": info.get("data", {})}
+    return info["meta"]
 
 
 def read_checkpoint(path) -> tuple[dict, dict[str, np.ndarray]]:
@@ -180,9 +178,9 @@ def _info(path, raw) -> dict:
         raise CheckpointError(f"{path}: damaged checkpoint description ({error})") from None
     if not isinstance(info, dict) or info.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an nnback checkpoint (format {_get(info, 'format')!r})")
-    if info.get("format_version") != FORMAT_VERSION:
+    if info.get("format_version") not in READABLE_VERSIONS:
         raise CheckpointError(f"{path}: checkpoint format version {info.get('format_version')!r}; "
-                              f"this nnback reads version {FORMAT_VERSION}")
+                              f"this nnback reads versions {', '.join(map(str, READABLE_VERSIONS))}")
     try:
         _check_info(info)
     except (KeyError, TypeError, ValueError) as error:
@@ -209,8 +207,6 @@ def _check_info(info: dict) -> None:
     if info["dtype"] not in DTYPES:
         raise ValueError(f"unknown dtype {info['dtype']!r}")
     optimizer = info["optimizer"]
-    if optimizer["name"] not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {optimizer['name']!r}")
     if not isinstance(optimizer["scalars"], dict) or not isinstance(optimizer["arrays"], dict):
         raise ValueError("optimizer scalars and arrays must be objects")
     n_parameters = 2 * (len(sizes) - 1)
@@ -225,10 +221,13 @@ def _check_info(info: dict) -> None:
         raise ValueError(f"position's running loss {loss_sum!r} over {loss_steps!r} steps is not a number and a count")
     for state in (position["epoch_rng_state"], info["shuffle_rng_state"]):
         _check_rng_state(state)
-    if not isinstance(info["config"], dict):
-        raise ValueError("config must be an object")
     _check_history(info["history"])
-    _check_data_note(info["data"])
+    if info["format_version"] == 1:
+        if not isinstance(info["config"], dict):
+            raise ValueError("config must be an object")
+        _check_data_note(info["data"])
+    elif not isinstance(info["meta"], dict):
+        raise ValueError("meta must be an object")
 
 
 def _check_history(history) -> None:
@@ -292,37 +291,3 @@ def _check_arrays(path, arrays: dict, expected: dict, dtype: str) -> None:
             raise CheckpointError(f"{path}: array {name!r} has shape {arrays[name].shape}, expected {shape}")
         if arrays[name].dtype != np.dtype(dtype):
             raise CheckpointError(f"{path}: array {name!r} has dtype {arrays[name].dtype}, expected {dtype}")
-
-
-def stored_config(info: dict, path="checkpoint") -> TrainConfig:
-    """A TrainConfig from the stored dict, each value type-checked against the field's annotation.
-    Keys this version does not know (from other versions) are ignored."""
-    stored, values = info["config"], {}
-    for spec in dataclasses.fields(TrainConfig):
-        if spec.name not in stored:
-            continue
-        value, allowed = stored[spec.name], _annotation_types(spec.type)
-        if allowed and (isinstance(value, bool) != (bool in allowed) or not isinstance(value, allowed)):
-            raise CheckpointError(f"{path}: damaged configuration ({spec.name} = {value!r} is not {spec.type})")
-        values[spec.name] = value
-    config = TrainConfig(**values)
-    for name, model_value in (("layers", info["model"]["sizes"]), ("optimizer", info["optimizer"]["name"])):
-        if getattr(config, name) != model_value:
-            raise CheckpointError(f"{path}: damaged configuration ({name} {getattr(config, name)!r} "
-                                  f"disagrees with the stored model's {model_value!r})")
-    return config
-
-
-_TYPE_NAMES = {"int": int, "float": (int, float), "str": str, "bool": bool, "None": type(None), "list": list}
-
-
-def _annotation_types(annotation) -> tuple:
-    """'int | None' → (int, NoneType); () when a name is not a simple JSON type (then unchecked)."""
-    names = [name.strip() for name in re.sub(r"\[.*?\]", "", str(annotation)).split("|")]
-    if not all(name in _TYPE_NAMES for name in names):
-        return ()
-    flat = []
-    for name in names:
-        kind = _TYPE_NAMES[name]
-        flat.extend(kind if isinstance(kind, tuple) else (kind,))
-    return tuple(flat)

@@ -19,21 +19,18 @@ from pathlib import Path
 import click
 import numpy as np
 
-from .activations import ACTIVATIONS
-from .augment import AUGMENTATIONS, get_augmentation, preview_keys
 from .atomic import write_json_atomic
-from .backend import DTYPES, BackendUnavailable, get_backend, to_numpy
-from .checkpoint import read_checkpoint, restore, save_checkpoint, stored_config
-from .data import N_CLASSES, DataError, load_mnist
-from .formats import load_dataset
+from .augment import get_augmentation, preview_keys
+from .backend import BackendUnavailable, get_backend, to_numpy
+from .config import (ACTIVATION_NAMES, AUGMENT_NAMES, DTYPE_NAMES, INIT_NAMES, LOSS_NAMES, OPTIMIZER_NAMES, SCHEDULES,
+                     ConfigError, TrainConfig)
+from .data import DataError, load_mnist
+from .formats import read_examples
 from .images import ImageUnavailable, load_digit
-from .initializers import INITIALIZERS
-from .losses import LOSSES
-from .optimizers import OPTIMIZERS
-from .presets import PRESETS, get_preset
+from .presets import PRESETS
 from .plots import PlotUnavailable, plot_confusion, plot_digit_grid, plot_history, require_matplotlib
 from .report import digit_art, evaluation_report, format_confusion, predict_outputs, top_k
-from .runner import SCHEDULES, TrainConfig, prepare
+from .runner import ResumeError, load_model, prepare
 from .training import TrainingDiverged, TrainingInterrupted
 
 
@@ -43,14 +40,33 @@ class InputError(click.ClickException):
     exit_code = 2
 
 
-def _layers(text: str) -> list[int]:
+def _sizes(text: str, option: str, minimum: int) -> list[int]:
     try:
-        sizes = [int(part) for part in text.replace(" ", "").split(",")]
+        sizes = [int(part) for part in text.replace(" ", "").split(",") if part != ""] if text.strip() else []
     except ValueError:
-        raise InputError(f"--layers {text!r}: give comma-separated integers such as 784,100,10") from None
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise InputError(f"--layers {text!r}: need at least two positive sizes, such as 784,100,10")
+        raise InputError(f"{option} {text!r}: give comma-separated integers such as 784,100,10") from None
+    if len(sizes) < minimum or (sizes and min(sizes) < 1):
+        example = "784,100,10" if minimum > 1 else "800,800"
+        raise InputError(f"{option} {text!r}: need {'at least ' + str(minimum) + ' ' if minimum else ''}positive sizes, "
+                         f"such as {example}")
     return sizes
+
+
+def _image_shape(text: str):
+    """'auto', 'none' (tabular) or HxW[xC]."""
+    if text.lower() in ("auto", "none"):
+        return text.lower() if text.lower() == "auto" else None
+    try:
+        shape = [int(part) for part in text.lower().split("x")]
+    except ValueError:
+        shape = []
+    if not 2 <= len(shape) <= 3 or min(shape) < 1:
+        raise InputError(f"--image-shape {text!r}: give HxW or HxWxC such as 28x28, or auto, or none")
+    return shape
+
+
+def _label_column(text: str):
+    return int(text) if text.isdigit() else text
 
 
 def _rates(text: str) -> float | list[float]:
@@ -114,11 +130,11 @@ def _report_line(stats: dict, epochs: int, unit: str) -> str:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="nnback")
 def main() -> None:
-    """nnback: train fully connected networks on MNIST, on the CPU (NumPy) or a GPU (CuPy)."""
+    """nnback: train fully connected networks on MNIST or your own data, on the CPU (NumPy) or a GPU (CuPy)."""
 
 
-ADAM_LR = 1e-3
-DATA_HELP = "MNIST as IDX files, CSV, Keras mnist.npz or Nielsen mnist.pkl.gz (default: the bundled copy)."
+DATA_HELP = ("Data: a directory or file of IDX images, a CSV file (header optional), a Keras-style .npz, or "
+             "Nielsen's mnist.pkl.gz (default: the bundled MNIST).")
 
 
 DEFAULTS = TrainConfig()
@@ -130,6 +146,15 @@ def _default(field: str) -> str:
     return f"[default: {','.join(map(str, value)) if isinstance(value, list) else value}]"
 
 
+FLAGS = {"batch_size": "--batch-size/--full-batch", "patience": "--early-stopping", "data": "--data",
+         "hidden": "--hidden", "layers": "--layers"}
+
+
+def _flag(field: str | None) -> str:
+    """The command-line option for a TrainConfig field (library errors name fields)."""
+    return FLAGS.get(field, "--" + (field or "").replace("_", "-"))
+
+
 def _choice(names) -> click.Choice:
     return click.Choice(list(names))
 
@@ -137,29 +162,38 @@ def _choice(names) -> click.Choice:
 @main.command("train")
 @click.option("--preset", type=_choice(PRESETS), help="Start from a named recipe (see `nnback presets`); options override it.")
 @click.option("--device", type=_choice(["cpu", "cuda"]), help="cpu (NumPy) or cuda (CuPy).  " + _default("device"))
-@click.option("--layers", help="Layer sizes, comma-separated.  " + _default("layers"))
-@click.option("--activation", type=_choice(ACTIVATIONS), help="Hidden-layer activation.  " + _default("activation"))
-@click.option("--output-activation", type=_choice(ACTIVATIONS), help="Output activation.  " + _default("output_activation"))
-@click.option("--loss", type=_choice(LOSSES), help="Loss.  " + _default("loss"))
-@click.option("--init", type=_choice(INITIALIZERS), help="Weight initialisation.  " + _default("init"))
-@click.option("--optimizer", type=_choice(OPTIMIZERS), help="Optimizer.  " + _default("optimizer"))
-@click.option("--lr", type=float, help=f"Learning rate.  [default: {DEFAULTS.lr:g}; {ADAM_LR:g} with --optimizer adam]")
+@click.option("--data", "data_path", type=click.Path(), help=DATA_HELP)
+@click.option("--label-column", help="CSV: the label column, by header name or 0-based index.  [default: a column named "
+                                     "label, else the first]")
+@click.option("--image-shape", help="HxW[xC]: read features as images of this shape; none: as tabular features.  "
+                                    "[default: auto]")
+@click.option("--hidden", help="Hidden layer sizes, comma-separated; inputs and classes come from the data.  "
+                               "[default: 800,800]")
+@click.option("--layers", help="All layer sizes, inputs to classes, comma-separated (checked against the data).")
+@click.option("--activation", type=_choice(ACTIVATION_NAMES), help="Hidden-layer activation.  " + _default("activation"))
+@click.option("--output-activation", type=_choice(ACTIVATION_NAMES), help="Output activation.  " + _default("output_activation"))
+@click.option("--loss", type=_choice(LOSS_NAMES), help="Loss.  " + _default("loss"))
+@click.option("--init", type=_choice(INIT_NAMES), help="Weight initialisation.  " + _default("init"))
+@click.option("--optimizer", type=_choice(OPTIMIZER_NAMES), help="Optimizer.  " + _default("optimizer"))
+@click.option("--lr", type=float, help="Learning rate.  [default: 0.05; 0.001 with --optimizer adam]")
 @click.option("--momentum", type=float, help="Momentum for momentum/nesterov.  " + _default("momentum"))
 @click.option("--weight-decay", type=float, help="L2 weight decay on the weights.  " + _default("weight_decay"))
 @click.option("--schedule", type=_choice(SCHEDULES), help="Learning-rate schedule.  " + _default("schedule"))
 @click.option("--warmup-epochs", type=float, help="Linear learning-rate warm-up, in epochs.  " + _default("warmup_epochs"))
 @click.option("--dropout", "dropout_text", help="Dropout after each hidden layer: one rate, or one per hidden layer (0.2,0.5).  " + _default("dropout"))
-@click.option("--input-dropout", type=float, help="Dropout rate on the input pixels.  " + _default("input_dropout"))
-@click.option("--augment", type=_choice(AUGMENTATIONS), help="Augment each batch on the device.  " + _default("augment"))
+@click.option("--input-dropout", type=float, help="Dropout rate on the inputs.  " + _default("input_dropout"))
+@click.option("--augment", type=_choice(AUGMENT_NAMES), help="Augment image batches on the device; auto: shifts for "
+                                                             "images of 16+ pixels a side.  " + _default("augment"))
 @click.option("--early-stopping", "patience", type=int, help="Stop after N reports without a better validation accuracy; keep the best weights.")
-@click.option("--batch-size", type=int, help="Mini-batch size.  " + _default("batch_size"))
+@click.option("--batch-size", type=int, help="Mini-batch size (at most the training set).  " + _default("batch_size"))
 @click.option("--full-batch", is_flag=True, default=None, help="Full-batch gradient descent (--epochs counts iterations).")
 @click.option("--epochs", type=int, help="Epochs, or iterations with --full-batch.  " + _default("epochs"))
 @click.option("--eval-every", type=int, help="Evaluate every N epochs/iterations.  " + _default("eval_every"))
-@click.option("--val-size", type=int, help="Training images held out for validation.  " + _default("val_size"))
+@click.option("--val-size", type=int, help="Training samples held out for validation.  [default: min(10000, n/6)]")
+@click.option("--test-fraction", type=float, help="A single data file: the stratified share held out as the test set.  "
+                                                  + _default("test_fraction"))
 @click.option("--seed", type=int, help="Seed for weights, batch order and splits.  " + _default("seed"))
-@click.option("--dtype", type=_choice(DTYPES), help="Floating dtype.  " + _default("dtype"))
-@click.option("--data", "data_path", type=click.Path(), help=DATA_HELP)
+@click.option("--dtype", type=_choice(DTYPE_NAMES), help="Floating dtype.  " + _default("dtype"))
 @click.option("--metrics-out", type=click.Path(), help="Write the run's metrics as JSON to this file.")
 @click.option("--save", type=click.Path(), help="Save a resumable checkpoint (.npz) here at the end, or on Ctrl-C.")
 @click.option("--save-every", type=int, help="With --save, also save every N epochs, so a crash loses at most N.")
@@ -167,26 +201,27 @@ def _choice(names) -> click.Choice:
 @click.option("--plot", type=click.Path(), help="Plot loss and accuracy per epoch to this PNG (needs matplotlib).")
 @click.option("--quiet", is_flag=True, help="Print only the final summary.")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
-def train_command(data_path, metrics_out, save, save_every, resume, plot, quiet, debug, full_batch, layers, preset,
-                  dropout_text, **options) -> None:
-    """Train a network on MNIST and report its accuracy.
+def train_command(metrics_out, save, save_every, resume, plot, quiet, debug, preset, **options) -> None:
+    """Train a network and report its accuracy.
 
-    With no options this runs nnback's default recipe (the `fast` preset): [784, 800, 800, 10]
-    ReLU, dropout 0.2, random ±2 px shifts, softmax cross-entropy, SGD with momentum and a cosine
-    learning-rate schedule, 15 epochs.
+    With no options this runs nnback's default recipe (the `fast` preset) on the bundled MNIST:
+    two hidden layers of 800 ReLU units, dropout 0.2, random ±2 px shifts, softmax cross-entropy,
+    SGD with momentum and a cosine learning-rate schedule, 15 epochs. On other data (--data) the
+    input and output sizes follow the data.
 
     Ctrl-C (or SIGTERM) stops after the current step; with --save the run is saved there and
     --resume continues it exactly.
     """
     with _friendly_errors(debug):
         outputs = Outputs(metrics_out, save, plot, save_every)
-        if dropout_text is not None:
-            options["dropout"] = _rates(dropout_text)
-        _train(data_path, outputs, quiet, full_batch, layers, options, resume, preset)
+        changes = _given_options(options)
+        if resume is not None and preset is not None:
+            changes["preset"] = preset
+        _train(changes, outputs, quiet, resume, preset)
 
 
 @main.command("augment")
-@click.option("--augment", "name", type=_choice([n for n in AUGMENTATIONS if n != "none"]), default="elastic",
+@click.option("--augment", "name", type=_choice(["translate", "elastic"]), default="elastic",
               show_default=True, help="Which augmentation to show.")
 @click.option("--count", type=click.IntRange(1, 16), default=8, show_default=True, help="Augmented versions per digit.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of the random draws.")
@@ -229,6 +264,8 @@ def _friendly_errors(debug: bool):
 
 
 def _as_click_error(error: Exception) -> click.ClickException:
+    if isinstance(error, (ConfigError, ResumeError)) and error.field and str(error).startswith(error.field):
+        return InputError(_flag(error.field) + str(error)[len(error.field):])
     if isinstance(error, (DataError, ValueError)):
         return InputError(str(error))
     if isinstance(error, (BackendUnavailable, TrainingDiverged, PlotUnavailable, ImageUnavailable)):
@@ -255,59 +292,54 @@ class Outputs:
             require_matplotlib()
 
 
-def _train(data_path, outputs: Outputs, quiet, full_batch, layers, options, resume=None, preset=None) -> None:
-    saved = read_checkpoint(resume) if resume else None
-    config = _configure(_given_options(options, layers, full_batch), saved, resume, preset)
-    _check(config)
+def _train(changes: dict, outputs: Outputs, quiet: bool, resume, preset) -> None:
     outputs.check()
-    if saved is not None:
-        data_path = data_path or saved[0]["data"].get("path")  # resume on the data it was trained on
-    config = config.replace(data=data_path)
-    backend = get_backend(config.device, config.dtype)
-    checkpoint = _restore_run(saved, backend, config, resume) if saved is not None else None
-    run = prepare(config, None, backend, resume=checkpoint)
-    data_note = _data_note(data_path, run.data)
-    if checkpoint is not None:
-        _check_same_data(checkpoint.info, data_note, resume)
-    metrics = {"preset": preset, **_fit(run, outputs, quiet, data_note).metrics}
-    best = f", best at {_unit(config)} {metrics['best_epoch']}" if "best_epoch" in metrics else ""
+    if resume is not None:
+        run = prepare(resume=resume, changes=changes)
+    else:
+        run = prepare(TrainConfig.from_preset(preset, **changes))
+    if not quiet:
+        for line in run.decisions:
+            click.echo(f"  {line}")
+    metrics = _fit(run, outputs, quiet).metrics
+    unit = run.config.unit
+    best = f", best at {unit} {metrics['best_epoch']}" if "best_epoch" in metrics else ""
     click.echo(
-        f"test accuracy {100 * metrics['test_accuracy']:.2f}% after {run.history[-1]['epoch']} {_unit(config)}s{best} "
+        f"test accuracy {_percent_text(metrics['test_accuracy'])} after {run.history[-1]['epoch']} {unit}s{best} "
         f"({metrics['train_seconds']:.1f} s of training on {metrics['backend']} {metrics['dtype']})"
     )
-    _write_outputs(run, outputs, metrics, data_note)
+    _write_outputs(run, outputs, metrics)
 
 
-def _configure(given: dict, saved, resume, preset=None) -> TrainConfig:
-    """The defaults or a preset (or the resumed checkpoint's configuration) with the typed options
-    over them."""
-    if saved is None:
-        base = get_preset(preset).values if preset else {}
-        if given.get("optimizer") == "adam" and "lr" not in given and base.get("optimizer") != "adam":
-            given = {**given, "lr": ADAM_LR}  # the default lr suits SGD; Adam's is 1e-3
-        return TrainConfig().replace(**{**base, **given})
-    if preset:
-        raise InputError(f"--resume {resume}: the run keeps its own recipe; leave out --preset {preset}")
-    return _resumed_config(stored_config(saved[0], resume), given, resume)
+def _percent_text(value) -> str:
+    return "-" if value is None else f"{100 * value:.2f}%"
 
 
-def _given_options(options: dict, layers, full_batch) -> dict:
+def _given_options(options: dict) -> dict:
     """Only the options the user typed, as TrainConfig fields."""
-    given = {name: value for name, value in options.items() if value is not None}
-    if layers is not None:
-        given["layers"] = _layers(layers)
-    if full_batch:
+    given = {name: value for name, value in options.items() if value is not None and name not in
+             ("data_path", "dropout_text", "full_batch")}
+    if options.get("data_path") is not None:
+        given["data"] = options["data_path"]
+    if options.get("dropout_text") is not None:
+        given["dropout"] = _rates(options["dropout_text"])
+    for name, minimum in (("layers", 2), ("hidden", 0)):
+        if options.get(name) is not None:
+            given[name] = _sizes(options[name], f"--{name}", minimum)
+    if options.get("image_shape") is not None:
+        given["image_shape"] = _image_shape(options["image_shape"])
+    if options.get("label_column") is not None:
+        given["label_column"] = _label_column(options["label_column"])
+    if options.get("full_batch"):
+        if options.get("batch_size") is not None:
+            raise InputError(f"--full-batch and --batch-size {options['batch_size']} contradict each other; give one")
         given["batch_size"] = None
     return given
 
 
-def _unit(config: TrainConfig) -> str:
-    return "iter" if config.batch_size is None else "epoch"
-
-
-def _fit(run, outputs: Outputs, quiet: bool, data_note: dict):
+def _fit(run, outputs: Outputs, quiet: bool):
     """Train with a progress bar and per-report lines; stop cleanly on SIGINT/SIGTERM."""
-    config, unit = run.config, _unit(run.config)
+    config, unit = run.config, run.config.unit
     progress = Progress(sys.stderr.isatty() and not quiet, config.epochs, run.position.epoch + 1)
     progress.previous = run.position.step
 
@@ -316,7 +348,7 @@ def _fit(run, outputs: Outputs, quiet: bool, data_note: dict):
         if not quiet:
             click.echo(_report_line(stats, config.epochs, unit))
         if outputs.save_every and stats["epoch"] % outputs.save_every == 0 and stats["epoch"] < config.epochs:
-            _save_checkpoint(outputs.save, run, data_note)
+            run.save(outputs.save)
 
     # A diverging run overflows before the next report catches it; NumPy's warnings would only
     # bury the one-line message that follows.
@@ -325,16 +357,16 @@ def _fit(run, outputs: Outputs, quiet: bool, data_note: dict):
             return run.fit(report, progress.step, stop)
         except TrainingInterrupted:
             progress.clear()
-            _save_interrupted(run, outputs.save, stop, data_note)
+            _save_interrupted(run, outputs.save, stop)
             raise click.exceptions.Exit(stop.exit_code) from None
         except TrainingDiverged as error:
             progress.clear()
             raise click.ClickException(_diverged_message(error, config, outputs.save)) from None
 
 
-def _write_outputs(run, outputs: Outputs, metrics: dict, data_note: dict) -> None:
+def _write_outputs(run, outputs: Outputs, metrics: dict) -> None:
     if outputs.save:
-        _save_checkpoint(outputs.save, run, data_note)
+        run.save(outputs.save)
         click.echo(f"saved the model to {outputs.save}")
     if outputs.metrics_out:
         write_json_atomic(outputs.metrics_out, metrics)
@@ -343,82 +375,16 @@ def _write_outputs(run, outputs: Outputs, metrics: dict, data_note: dict) -> Non
         click.echo(f"plotted loss and accuracy to {outputs.plot}")
 
 
-# ---------------------------------------------------------------------- checkpoints and resuming
-
-# Options that define the network, its optimizer state or the data stream: a resumed run that
-# changed them would not be a continuation of the saved one.
-FIXED_ON_RESUME = {
-    "layers": "--layers", "activation": "--activation", "output_activation": "--output-activation",
-    "loss": "--loss", "init": "--init", "optimizer": "--optimizer", "batch_size": "--batch-size/--full-batch",
-    "val_size": "--val-size", "seed": "--seed",
-}
-
-
-def _resumed_config(stored: TrainConfig, given: dict, path: str) -> TrainConfig:
-    """The checkpoint's configuration with the options the user typed laid over it."""
-    for name, value in given.items():
-        saved = getattr(stored, name, None)
-        if name in FIXED_ON_RESUME and _normalised(name, value, stored) != _normalised(name, saved, stored):
-            raise InputError(
-                f"--resume {path}: {FIXED_ON_RESUME[name]} {_shown(value)} differs from the checkpoint's "
-                f"{_shown(saved)}; a resumed run keeps its network, optimizer and data (leave the option out)"
-            )
-    return stored.replace(**given)
-
-
-def _normalised(name: str, value, stored: TrainConfig):
-    if name == "activation" and isinstance(value, str):
-        return [value] * (len(stored.layers) - 2)
-    return value
-
-
-def _shown(value) -> str:
-    if isinstance(value, list):
-        return ",".join(str(v) for v in value)
-    return "full batch" if value is None else str(value)
-
-
-def _restore_run(saved, backend, config: TrainConfig, path: str):
-    checkpoint = restore(*saved, backend=backend, path=path)
-    if checkpoint.position.epoch >= config.epochs:
-        raise InputError(f"--resume {path}: the checkpoint has already trained {checkpoint.position.epoch} "
-                         f"{_unit(config)}s; give a larger --epochs (it counts the total, not the extra)")
-    return checkpoint
-
-
-def _data_note(data_path, data) -> dict:
-    """What a checkpoint records about its data, so that --resume finds (and checks) the same."""
-    return {
-        "path": str(Path(data_path).resolve()) if data_path else None,
-        "source": data.source,
-        "train_size": len(data.train),
-        "val_size": len(data.val),
-        "test_size": len(data.test),
-    }
-
-
-def _check_same_data(info: dict, note: dict, path: str) -> None:
-    saved = info.get("data", {}).get("train_size")
-    if saved is not None and saved != note["train_size"]:
-        raise InputError(f"--resume {path}: the checkpoint was trained on {saved} training images, this data has "
-                         f"{note['train_size']}; resume with the same --data")
-
-
-def _save_checkpoint(path: str, run, data_note: dict) -> None:
-    save_checkpoint(path, run.model, run.optimizer, run.config, run.position,
-                    run.shuffle_rng.bit_generator.state, run.history, data_note)
-
-
-def _save_interrupted(run, path: str | None, stop: "StopOnSignal", data_note: dict) -> None:
-    position = run.position
-    where = (f"after {_unit(run.config)} {position.epoch}" if position.step == 0
-             else f"in {_unit(run.config)} {position.epoch + 1} after step {position.step}")
+def _save_interrupted(run, path: str | None, stop: "StopOnSignal") -> None:
+    position, unit = run.position, run.config.unit
+    where = (f"after {unit} {position.epoch}" if position.step == 0
+             else f"in {unit} {position.epoch + 1} after step {position.step}")
     message = f"interrupted by {stop.signal_name} {where}"
     if path is None:
         click.echo(f"{message}; nothing saved (add --save PATH to keep a resumable checkpoint)", err=True)
         return
     try:
-        _save_checkpoint(path, run, data_note)
+        run.save(path)
     except (OSError, ValueError) as error:
         click.echo(f"{message}; the checkpoint was NOT saved: {error}", err=True)
         return
@@ -428,7 +394,7 @@ def _save_interrupted(run, path: str | None, stop: "StopOnSignal", data_note: di
 
 def _diverged_message(error: TrainingDiverged, config: TrainConfig, save: str | None) -> str:
     kept = f"; {save} was left as it was" if save and os.path.exists(save) else ""
-    return (f"training diverged in {_unit(config)} {error.epoch}: the loss became NaN or infinite by step "
+    return (f"training diverged in {config.unit} {error.epoch}: the loss became NaN or infinite by step "
             f"{error.step}; try a smaller --lr than {config.lr:g}{kept}")
 
 
@@ -473,30 +439,6 @@ class StopOnSignal:
         return 128 + (self.received or signal.SIGINT)
 
 
-def _check(config: TrainConfig) -> None:
-    """Refuse numbers that cannot work before any data is read."""
-    for name in ("epochs", "eval_every"):
-        if getattr(config, name) < 1:
-            raise InputError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(config, name)}")
-    if config.batch_size is not None and config.batch_size < 1:
-        raise InputError(f"--batch-size must be at least 1, got {config.batch_size}")
-    if not (config.lr > 0 and math.isfinite(config.lr)):
-        raise InputError(f"--lr must be a positive number, got {config.lr}")
-    if not 0 <= config.momentum < 1:
-        raise InputError(f"--momentum must be at least 0 and below 1, got {config.momentum}")
-    if not (config.weight_decay >= 0 and math.isfinite(config.weight_decay)):
-        raise InputError(f"--weight-decay must be 0 or more, got {config.weight_decay}")
-    if config.val_size < 0:
-        raise InputError(f"--val-size must be 0 or more, got {config.val_size}")
-    if config.seed < 0:
-        raise InputError(f"--seed must be 0 or more, got {config.seed}")
-    if not (config.warmup_epochs >= 0 and math.isfinite(config.warmup_epochs)):
-        raise InputError(f"--warmup-epochs must be 0 or more, got {config.warmup_epochs}")
-    if config.patience is not None and (config.patience < 1 or config.val_size == 0):
-        raise InputError(f"--early-stopping needs a patience of at least 1 report and a validation set "
-                         f"(--val-size > 0), got {config.patience} with --val-size {config.val_size}")
-
-
 # ---------------------------------------------------------------------- evaluate and predict
 
 
@@ -504,89 +446,119 @@ _device_option = click.option("--device", type=_choice(["cpu", "cuda"]), default
                               help="cpu (NumPy) or cuda (CuPy).")
 
 
+_read_options = [
+    click.option("--data", "data_path", type=click.Path(), help=DATA_HELP + " A single file is read whole; a "
+                 "train/test pair or the bundled data by its test set."),
+    click.option("--label-column", help="CSV: the label column, by header name or 0-based index."),
+]
+
+
+def _with_read_options(command):
+    for option in reversed(_read_options):
+        command = option(command)
+    return command
+
+
 @main.command("evaluate")
 @click.argument("model_path", metavar="MODEL", type=click.Path())
-@click.option("--data", "data_path", type=click.Path(), help=DATA_HELP)
+@_with_read_options
 @_device_option
 @click.option("--metrics-out", type=click.Path(), help="Write the accuracies and confusion matrix as JSON.")
 @click.option("--plot", type=click.Path(), help="Draw the confusion matrix to this PNG (needs matplotlib).")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
-def evaluate_command(model_path, data_path, device, metrics_out, plot, debug) -> None:
-    """Test a saved MODEL: accuracy, accuracy per digit and the confusion matrix."""
+def evaluate_command(model_path, data_path, label_column, device, metrics_out, plot, debug) -> None:
+    """Test a saved MODEL on labelled data: accuracy, accuracy per class and the confusion matrix."""
     with _friendly_errors(debug):
         Outputs(metrics_out=metrics_out, plot=plot).check()
-        checkpoint, backend = _load_model(model_path, device)
-        test = _test_split(data_path, checkpoint.model)
-        report = evaluation_report(test.labels, predict_outputs(checkpoint.model, backend, test.images))
-        click.echo(f"{model_path}: {checkpoint.model!r}")
+        model, info, backend = load_model(model_path, device)
+        examples = _examples(data_path, label_column, info)
+        if examples.labels is None:
+            raise DataError(f"{examples.source}: has no labels to evaluate against")
+        labels = _codes(examples.labels, info, examples.source)
+        outputs = predict_outputs(model, backend, info.features(examples.features))
+        report = evaluation_report(labels, outputs, classes=info.classes)
+        click.echo(f"{model_path}: {model!r}")
         click.echo(format_confusion(report))
-        click.echo(f"test accuracy {100 * report['test_accuracy']:.2f}% on {report['test_size']} images")
+        click.echo(f"accuracy {100 * report['test_accuracy']:.2f}% on {report['test_size']} samples of {examples.source}")
         if metrics_out:
-            write_json_atomic(metrics_out, {"model": str(model_path), "data": data_path, **report})
+            write_json_atomic(metrics_out, {"model": str(model_path), "data": examples.source, **report})
         if plot:
             plot_confusion(report["confusion_matrix"], plot, title=f"{Path(model_path).name}: "
-                           f"{100 * report['test_accuracy']:.2f}% test accuracy")
+                           f"{100 * report['test_accuracy']:.2f}% accuracy", classes=list(info.classes))
             click.echo(f"plotted the confusion matrix to {plot}")
 
 
 @main.command("predict")
 @click.argument("model_path", metavar="MODEL", type=click.Path())
-@click.option("--index", type=int, help="Classify this image of the test set (0-based).")
+@click.option("--index", type=int, help="Classify row INDEX (0-based) of --data: of a single file, its row; of a "
+                                        "train/test pair or the bundled data, of the test set.")
 @click.option("--image", type=click.Path(), help="Classify this image file, e.g. a PNG (needs Pillow).")
-@click.option("--data", "data_path", type=click.Path(), help="The MNIST directory --index reads (default: bundled).")
+@_with_read_options
 @_device_option
-@click.option("--top", type=click.IntRange(1, N_CLASSES), default=3, show_default=True, help="Classes to list.")
+@click.option("--top", type=click.IntRange(1), default=3, show_default=True, help="Classes to list.")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
-def predict_command(model_path, index, image, data_path, device, top, debug) -> None:
-    """Show one digit in the terminal with MODEL's prediction and its top classes."""
+def predict_command(model_path, index, image, data_path, label_column, device, top, debug) -> None:
+    """Show one sample with MODEL's predicted class and its top probabilities."""
     with _friendly_errors(debug):
         if (index is None) == (image is None):
-            raise InputError("give exactly one of --index N (a test image) or --image FILE.png")
-        pixels, label = (load_digit(image), None) if image else _test_image(data_path, index)
-        checkpoint, backend = _load_model(model_path, device)
-        _check_inputs(checkpoint.model, pixels.shape[0], image or "--index")
-        outputs = predict_outputs(checkpoint.model, backend, pixels[None, :])[0]
-        click.echo(digit_art(pixels))
-        click.echo(_prediction_lines(outputs, label, top, checkpoint.model.output.name))
+            raise InputError("give exactly one of --index N (a row of --data) or --image FILE.png")
+        if image is not None and (data_path is not None or label_column is not None):
+            raise InputError("--image classifies one image file; --data and --label-column do not apply to it")
+        model, info, backend = load_model(model_path, device)
+        if image is not None:
+            features, label = _image_features(image, info), None
+        else:
+            examples = _examples(data_path, label_column, info)
+            if not 0 <= index < len(examples.features):
+                raise InputError(f"--index {index}: {examples.source} holds {len(examples.features)} samples; "
+                                 f"give 0 to {len(examples.features) - 1}")
+            features = examples.features[index]
+            label = None if examples.labels is None else str(examples.labels[index])
+        outputs = predict_outputs(model, backend, info.features(features[None, :]))[0]
+        if info.image_shape is not None and (len(info.image_shape) == 2 or info.image_shape[2] == 1):
+            click.echo(digit_art(features, info.image_shape[:2]))
+        click.echo(_prediction_lines(outputs, label, min(top, len(info.classes)), model.output.name, info.classes))
 
 
-def _load_model(path: str, device: str):
-    """A checkpoint's model on ``device``, in the dtype it was saved in."""
-    info, arrays = read_checkpoint(path)
-    backend = get_backend(device, info["dtype"])
-    return restore(info, arrays, backend=backend, path=path), backend
+def _examples(data_path, label_column, info):
+    """The rows of ``data_path`` read as the model's data was (image shape or tabular)."""
+    shape = info.image_shape
+    examples = read_examples(data_path, label_column=label_column, image_shape=shape if shape else None)
+    if examples.features.shape[1] != info.n_features:
+        raise DataError(f"{examples.source}: has {examples.features.shape[1]} features per sample, the model takes "
+                        f"{info.n_features}")
+    return examples
 
 
-def _test_split(data_path, model):
-    data = load_dataset(data_path, val_size=0)
-    if len(data.test) == 0:
-        raise DataError(f"{data.source}: the test set is empty")
-    _check_inputs(model, data.test.images.shape[1], data.source)
-    return data.test
+def _codes(names, info, source: str):
+    """Class names → the model's class indices, refusing names the model never learned."""
+    index = {name: k for k, name in enumerate(info.classes)}
+    unknown = sorted({str(name) for name in names if str(name) not in index})
+    if unknown:
+        raise DataError(f"{source}: class {unknown[0]!r} is not one the model knows "
+                        f"({', '.join(info.classes[:12])}{', ...' if len(info.classes) > 12 else ''})")
+    return np.asarray([index[str(name)] for name in names], dtype=np.int64)
 
 
-def _test_image(data_path, index: int):
-    test = (load_dataset(data_path, val_size=0)).test
-    if not 0 <= index < len(test):
-        raise InputError(f"--index {index}: the test set holds {len(test)} images; give 0 to {len(test) - 1}")
-    return test.images[index], int(test.labels[index])
+def _image_features(path, info):
+    if info.image_shape is None:
+        raise InputError(f"--image {path}: the model was trained on tabular features, not images")
+    if tuple(info.image_shape) not in ((28, 28), (28, 28, 1)):
+        raise InputError(f"--image {path}: reading image files is for 28x28 grayscale models; this model takes "
+                         f"{'x'.join(map(str, info.image_shape))} images (use --data and --index)")
+    return load_digit(path)
 
 
-def _check_inputs(model, n_pixels: int, source: str) -> None:
-    if model.sizes[0] != n_pixels or model.sizes[-1] != N_CLASSES:
-        raise InputError(f"{source}: the model maps {model.sizes[0]} inputs to {model.sizes[-1]} classes, "
-                         f"but the images have {n_pixels} pixels and there are {N_CLASSES} classes")
-
-
-def _prediction_lines(outputs, label: int | None, top: int, output_name: str) -> str:
-    best = top_k(outputs, top)
-    truth = "" if label is None else f"   (true label {label}{', correct' if best[0][0] == label else ', WRONG'})"
+def _prediction_lines(outputs, label: str | None, top: int, output_name: str, classes) -> str:
+    best = [(classes[k], value) for k, value in top_k(outputs, top)]
+    truth = "" if label is None else f"   (true class {label}{', correct' if best[0][0] == label else ', WRONG'})"
     lines = [f"predicted {best[0][0]}{truth}"]
     as_percent = output_name == "softmax"
     if not as_percent:
         lines.append(f"  {output_name} outputs (not probabilities):")
-    for digit, value in best:
+    width = max(len(name) for name, _ in best)
+    for name, value in best:
         shown = f"{100 * value:6.2f}%" if as_percent else f"{value:7.4f}"
         bar = "█" * int(round(20 * min(max(value, 0.0), 1.0)))
-        lines.append(f"  {digit}  {shown}  {bar}".rstrip())
+        lines.append(f"  {name:>{width}}  {shown}  {bar}".rstrip())
     return "\n".join(lines)

@@ -42,6 +42,10 @@ class Split:
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
+    @property
+    def features(self) -> np.ndarray:  # TEMPORARY: the data branch renames images to features
+        return self.images
+
 
 @dataclass(frozen=True)
 class Dataset:
@@ -51,6 +55,24 @@ class Dataset:
     val: Split
     test: Split
     source: str
+    classes: tuple = tuple("0123456789")  # TEMPORARY until the data branch lands
+    image_shape: tuple | None = (28, 28)
+    notes: tuple = ()
+
+    @property
+    def n_features(self) -> int:
+        return int(self.train.images.shape[1])
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        for part in (self.train, self.val, self.test):
+            digest.update(np.ascontiguousarray(part.images).tobytes())
+            digest.update(np.ascontiguousarray(part.labels).tobytes())
+        return digest.hexdigest()
 
 
 def bundled_dir() -> Path:

@@ -55,11 +55,12 @@ def _curve(axes, history, epochs, key, label, scale: float) -> None:
         axes.plot(epochs, [float("nan") if v is None else scale * v for v in values], marker=".", label=label)
 
 
-def plot_confusion(confusion, path, title: str = "Confusion matrix") -> None:
-    """The confusion matrix as a heat map with the count in each cell."""
+def plot_confusion(confusion, path, title: str = "Confusion matrix", classes=None) -> None:
+    """The confusion matrix as a heat map with the count in each cell, labelled by class name."""
     plt = require_matplotlib()
     n = len(confusion)
-    figure, axes = plt.subplots(figsize=(6.5, 5.5))
+    side = max(5.5, 0.35 * n)
+    figure, axes = plt.subplots(figsize=(side + 1.0, side))
     image = axes.imshow(confusion, cmap="Blues")
     figure.colorbar(image, ax=axes)
     peak = max(max(row) for row in confusion) if n else 0
@@ -68,6 +69,9 @@ def plot_confusion(confusion, path, title: str = "Confusion matrix") -> None:
             color = "white" if confusion[i][j] > peak / 2 else "black"
             axes.text(j, i, str(confusion[i][j]), ha="center", va="center", fontsize=7, color=color)
     axes.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true", title=title)
+    if classes is not None:
+        axes.set_xticklabels(classes, rotation=90 if max(map(len, classes)) > 2 else 0)
+        axes.set_yticklabels(classes)
     _save(plt, figure, path)
 
 

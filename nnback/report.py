@@ -33,11 +33,13 @@ def per_class_accuracy(confusion: np.ndarray) -> list[float | None]:
     return [float(confusion[k, k] / totals[k]) if totals[k] else None for k in range(len(confusion))]
 
 
-def evaluation_report(labels: np.ndarray, outputs: np.ndarray) -> dict:
-    """The JSON-ready evaluation: accuracy, per-class accuracy and confusion matrix."""
+def evaluation_report(labels: np.ndarray, outputs: np.ndarray, classes=None) -> dict:
+    """The JSON-ready evaluation: accuracy, per-class accuracy and confusion matrix (rows and
+    columns in the order of ``classes``, the class names)."""
     predicted = np.argmax(outputs, axis=1)
     confusion = confusion_matrix(labels, predicted, outputs.shape[1])
     return {
+        "classes": [str(k) for k in range(outputs.shape[1])] if classes is None else list(classes),
         "test_size": int(len(labels)),
         "test_accuracy": float(np.mean(predicted == labels)) if len(labels) else None,
         "per_class_accuracy": per_class_accuracy(confusion),
@@ -48,12 +50,13 @@ def evaluation_report(labels: np.ndarray, outputs: np.ndarray) -> dict:
 def format_confusion(report: dict) -> str:
     """The confusion matrix as a table, with each class's count and accuracy on the right."""
     confusion = np.asarray(report["confusion_matrix"])
-    n = len(confusion)
-    width = max(5, len(str(confusion.max())) + 1)
-    lines = ["true \\ predicted".ljust(9) + "".join(f"{k:>{width}}" for k in range(n)) + "   count  accuracy"]
-    for k, (row, accuracy) in enumerate(zip(confusion, report["per_class_accuracy"])):
+    names = [str(name) for name in report.get("classes") or range(len(confusion))]
+    width = max(5, len(str(confusion.max())) + 1, *(len(name) + 1 for name in names))
+    label = max(9, *(len(name) for name in names))
+    lines = ["true \\ predicted".ljust(label) + "".join(f"{name:>{width}}" for name in names) + "   count  accuracy"]
+    for name, row, accuracy in zip(names, confusion, report["per_class_accuracy"]):
         shown = "      -" if accuracy is None else f"{100 * accuracy:6.2f}%"
-        lines.append(f"{k:>9}" + "".join(f"{c:>{width}}" for c in row) + f"{row.sum():>8}   {shown}")
+        lines.append(f"{name:>{label}}" + "".join(f"{c:>{width}}" for c in row) + f"{row.sum():>8}   {shown}")
     return "\n".join(lines)
 
 
@@ -63,12 +66,14 @@ def top_k(outputs: np.ndarray, k: int = 3) -> list[tuple[int, float]]:
     return [(int(c), float(outputs[c])) for c in order]
 
 
-def digit_art(image: np.ndarray, side: int = 28) -> str:
-    """A 28x28 image in [0, 1] as 14 lines of shade blocks: each character covers two pixel rows
-    (a terminal cell is about twice as tall as it is wide), so the digit keeps its proportions."""
-    pixels = np.clip(np.asarray(image, dtype=np.float64).reshape(side, side), 0.0, 1.0)
-    if side % 2:
-        pixels = np.vstack([pixels, np.zeros((1, side))])
+def digit_art(image: np.ndarray, shape=(28, 28)) -> str:
+    """A grayscale image in [0, 1] of ``shape`` (h, w) as h/2 lines of shade blocks: each character
+    covers two pixel rows (a terminal cell is about twice as tall as it is wide), so the image keeps
+    its proportions."""
+    height, width = (shape, shape) if isinstance(shape, int) else (int(shape[0]), int(shape[1]))
+    pixels = np.clip(np.asarray(image, dtype=np.float64).reshape(height, width), 0.0, 1.0)
+    if height % 2:
+        pixels = np.vstack([pixels, np.zeros((1, width))])
     pairs = (pixels[0::2] + pixels[1::2]) / 2.0
     levels = np.minimum((pairs * len(SHADES)).astype(int), len(SHADES) - 1)
     return "\n".join("".join(SHADES[level] for level in row).rstrip() for row in levels)

@@ -1,7 +1,11 @@
-"""One training run from a plain configuration: what ``nnback train`` and ``nnback.train`` share.
+"""The front door: the one place where a run is assembled from a validated :class:`TrainConfig`.
 
-It wires the parts together (backend, data, model, loss, optimizer, schedule, fit) and returns
-the trained model with a JSON-ready summary. It never prints; callers pass ``on_report``.
+:class:`Trainer` builds everything a run trains with — backend, model, loss, optimizer, schedule,
+augmentation, batch order, position — for data it knows only through a :class:`DataInfo` (feature
+count, class names, image shape, feature transform), and continues a checkpoint under the resume
+rules. ``nnback.train``, the CLI, the scikit-learn estimator and the benchmarks all build one.
+:func:`prepare` adds the dataset: it loads it, decides the defaults that depend on it, standardises
+tabular features, puts the arrays on the device and returns a :class:`Run`. Nothing here prints.
 """
 
 from __future__ import annotations
@@ -9,55 +13,96 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from .augment import check_images, get_augmentation
+from .augment import automatic, get_augmentation
 from .backend import get_backend, seeded_generators
-from .data import N_CLASSES, Dataset
+from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, read_checkpoint, restore, save_checkpoint
+from .config import SCHEDULES, ConfigError, TrainConfig, dropout_rates
+from .data import Dataset, Split
+from .features import Standardizer
 from .formats import load_dataset
 from .losses import get_loss
 from .model import MLP
 from .optimizers import make_optimizer
 from .training import Batches, EarlyStopping, Evaluation, Position, fit
 
-SCHEDULES = ("constant", "cosine", "step")
+__all__ = ["DataInfo", "ResumeError", "Run", "SCHEDULES", "TrainConfig", "TrainResult", "Trainer", "load_model",
+           "prepare", "train"]
+
+# Settings that define the network, its optimizer state or the data stream: a resumed run that
+# changed one would not be a continuation of the saved one.
+FIXED_ON_RESUME = ("layers", "hidden", "activation", "output_activation", "loss", "init", "optimizer", "batch_size",
+                   "val_size", "seed", "dtype", "preset", "label_column", "image_shape", "test_fraction",
+                   "shuffle_split")
 
 
-@dataclass
-class TrainConfig:
-    """Every hyperparameter of a run. The defaults are nnback's default recipe, the ``fast`` preset:
-    98.8% test accuracy in under a minute of training on a 2-core CPU (see README)."""
+class ResumeError(ValueError):
+    """A resumed run that would not continue the saved one; ``field`` names the setting."""
 
-    layers: list[int] = field(default_factory=lambda: [784, 800, 800, 10])
-    activation: str | list[str] = "relu"
-    output_activation: str = "softmax"
-    loss: str = "cross-entropy"
-    init: str = "he"
-    optimizer: str = "momentum"
-    lr: float = 0.05
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    adam_eps: float = 1e-8
-    dropout: float | list[float] = 0.2
-    input_dropout: float = 0.0
-    augment: str = "translate"
-    batch_size: int | None = 128
-    epochs: int = 15
-    schedule: str = "cosine"
-    warmup_epochs: float = 0.0
-    eval_every: int = 1
-    patience: int | None = None
-    val_size: int = 10_000
-    shuffle_split: bool = False
-    seed: int = 0
-    data: str | None = None
-    dtype: str = "float32"
-    device: str = "cpu"
+    def __init__(self, field_name: str | None, message: str):
+        self.field = field_name
+        super().__init__(message)
 
-    def replace(self, **changes) -> "TrainConfig":
-        return dataclasses.replace(self, **changes)
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What a model knows of its data, stored with it so new data is read the same way: the
+    feature count, the class names (label k means ``classes[k]``), the image shape (None for
+    tabular data), the feature standardiser fitted on the training set, and for resuming, the
+    training-set size and a fingerprint of the data."""
+
+    n_features: int
+    classes: tuple[str, ...]
+    image_shape: tuple[int, ...] | None = None
+    standardizer: Standardizer | None = None
+    n_train: int | None = None
+    fingerprint: str | None = None
+    source: str | None = None
+
+    @classmethod
+    def of(cls, data: Dataset, standardizer: Standardizer | None = None) -> "DataInfo":
+        shape = data.image_shape
+        return cls(data.n_features, tuple(data.classes), tuple(shape) if shape else None, standardizer,
+                   len(data.train), data.fingerprint(), data.source)
+
+    def features(self, host):
+        """Host features as the model was trained on them (standardised for tabular data)."""
+        return host if self.standardizer is None else self.standardizer.apply(host)
 
     def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        return {"n_features": self.n_features, "classes": list(self.classes),
+                "image_shape": list(self.image_shape) if self.image_shape else None,
+                "standardizer": self.standardizer.as_dict() if self.standardizer else None,
+                "train_size": self.n_train, "fingerprint": self.fingerprint, "source": self.source}
+
+    @classmethod
+    def from_dict(cls, values: dict, sizes: list[int]) -> "DataInfo":
+        """The stored description, checked against the model's ``sizes``; a version-1 checkpoint's
+        (MNIST: 784 pixels, 10 digits) when the keys are absent. ValueError if it is inconsistent."""
+        if not isinstance(values, dict):
+            raise ValueError("the data description is not an object")
+        classes = values.get("classes", [str(k) for k in range(sizes[-1])])
+        shape = values.get("image_shape", [28, 28] if sizes[0] == 784 and "classes" not in values else None)
+        if not (isinstance(classes, list) and all(isinstance(c, str) for c in classes) and len(classes) == sizes[-1]
+                and len(set(classes)) == len(classes)):
+            raise ValueError(f"{sizes[-1]} distinct class names expected, got {classes!r}")
+        if shape is not None and not (isinstance(shape, list) and 2 <= len(shape) <= 3
+                                      and all(isinstance(s, int) and s > 0 for s in shape) and math.prod(shape) == sizes[0]):
+            raise ValueError(f"image shape {shape!r} does not match the model's {sizes[0]} inputs")
+        standardizer = values.get("standardizer")
+        if standardizer is not None:
+            standardizer = Standardizer.from_dict(standardizer)
+            if standardizer.mean.shape != (sizes[0],):
+                raise ValueError(f"the feature standardiser has {standardizer.mean.shape[0]} features, the model {sizes[0]}")
+        n_train, fingerprint, source = values.get("train_size"), values.get("fingerprint"), values.get("source")
+        if not (n_train is None or (isinstance(n_train, int) and n_train >= 0)):
+            raise ValueError(f"train_size {n_train!r} is not a count")
+        for name, value in (("fingerprint", fingerprint), ("source", source)):
+            if not (value is None or isinstance(value, str)):
+                raise ValueError(f"{name} {value!r} is not a string")
+        return cls(sizes[0], tuple(classes), tuple(shape) if shape else None, standardizer, n_train, fingerprint,
+                   source if source is not None else values.get("path"))
 
 
 @dataclass
@@ -70,8 +115,6 @@ class TrainResult:
 def learning_rate_schedule(config: TrainConfig):
     """Fractional epoch → learning rate: constant, cosine to zero, or ×0.1 at 50% and 75%,
     each after an optional linear warm-up."""
-    if config.schedule not in SCHEDULES:
-        raise ValueError(f"unknown schedule {config.schedule!r}; choose one of {', '.join(SCHEDULES)}")
     base, total, warmup = config.lr, float(config.epochs), config.warmup_epochs
 
     def lr_at(epoch: float) -> float:
@@ -87,158 +130,332 @@ def learning_rate_schedule(config: TrainConfig):
     return None if config.schedule == "constant" and not warmup else lr_at
 
 
-def dropout_rates(config: TrainConfig) -> list[float]:
-    """One dropout rate per layer input: the pixels, then each hidden layer's output."""
-    hidden = len(config.layers) - 2
-    rates = [config.dropout] * hidden if isinstance(config.dropout, (int, float)) else list(config.dropout)
-    if len(rates) != hidden or (hidden == 0 and config.dropout):
-        raise ValueError(f"--dropout needs one rate or {hidden} rates (one per hidden layer), got {config.dropout}")
-    return [config.input_dropout] + [float(rate) for rate in rates]
-
-
-def build(config: TrainConfig, backend, init_rng):
-    """The model, loss and optimizer a configuration describes (checked for compatibility)."""
-    model = MLP.create(config.layers, backend, init_rng, config.activation, config.output_activation, config.init,
-                       dropout_rates(config))
-    loss = get_loss(config.loss)
-    loss.check_output(model.output)
-    return model, loss, optimizer_for(config)
-
-
 def optimizer_for(config: TrainConfig):
     """A fresh optimizer with the configuration's hyperparameters (its state comes later)."""
     adam = {"eps": config.adam_eps} if config.optimizer == "adam" else {}
     return make_optimizer(config.optimizer, config.lr, config.momentum, config.weight_decay, **adam)
 
 
-@dataclass
-class Run:
-    """Everything one run trains with, kept together so that a caller can checkpoint it at any
-    point (say, on Ctrl-C) and resume it later. ``history`` holds every report so far, including
-    those of earlier sessions of a resumed run."""
+class Trainer:
+    """A run assembled from ``config`` for data described by ``info``: the model (fresh, or the
+    checkpoint's), loss, optimizer, schedule, augmentation and batch order, and where training
+    stands. :meth:`fit` trains on device arrays; :meth:`save` writes a resumable checkpoint."""
 
-    config: TrainConfig
-    backend: object
-    data: Dataset
-    model: MLP
-    loss: object
-    optimizer: object
-    batches: Batches
-    evaluation: Evaluation
-    position: Position
-    history: list[dict] = field(default_factory=list)
+    def __init__(self, config: TrainConfig, info: DataInfo, *, backend=None, checkpoint: Checkpoint | None = None):
+        self.config, self.info = config, info
+        self.backend = backend or get_backend(config.device, config.dtype)
+        init_rng, self.shuffle_rng, _ = seeded_generators(config.seed)
+        self.sizes = config.network_sizes(info.n_features, len(info.classes))
+        self.augment_name = automatic(info.image_shape) if config.augment == "auto" else config.augment
+        if info.image_shape is None and self.augment_name != "none":
+            raise ConfigError("augment", f"{self.augment_name} moves pixels of images; this data is tabular (use none)")
+        self.augment = get_augmentation(self.augment_name, info.image_shape)
+        self.batch_size = config.batch_size if info.n_train is None or config.batch_size is None \
+            else min(config.batch_size, info.n_train)
+        self.loss, self.optimizer = get_loss(config.loss), optimizer_for(config)
+        self.history: list[dict] = []
+        self.stopped_early = False
+        if checkpoint is None:
+            self.model = MLP.create(self.sizes, self.backend, init_rng, config.activation, config.output_activation,
+                                    config.init, dropout_rates(config))
+            self.position = Position()
+        else:
+            self._continue(checkpoint)
+        self.loss.check_output(self.model.output)
+
+    def _continue(self, checkpoint: Checkpoint) -> None:
+        """Take the checkpoint's model, optimizer state, batch order, position and history."""
+        if checkpoint.model.sizes != self.sizes:
+            raise ResumeError("layers", f"layers {self.sizes} differ from the checkpoint's network "
+                                        f"{checkpoint.model.sizes}")
+        self.model = checkpoint.model
+        self.model.set_dropout(dropout_rates(self.config))  # a hyperparameter, like lr: the config's applies
+        fresh = self.optimizer.state()
+        if set(checkpoint.optimizer_state) != set(fresh):
+            raise ResumeError("optimizer", f"optimizer {self.config.optimizer} cannot take the checkpoint's "
+                                           f"{', '.join(sorted(checkpoint.optimizer_state))} state")
+        try:
+            self.optimizer.load_state(checkpoint.optimizer_state)
+        except (TypeError, ValueError) as error:
+            raise CheckpointError(f"damaged optimizer state ({error})") from None
+        if checkpoint.shuffle_state is not None:
+            self.shuffle_rng.bit_generator.state = checkpoint.shuffle_state
+        self.position, self.history = checkpoint.position, list(checkpoint.history)
+        self.stopped_early = bool(checkpoint.meta.get("stopped_early", False))
 
     @property
-    def shuffle_rng(self):
-        return self.batches.rng
+    def unit(self) -> str:
+        return self.config.unit
 
-    def fit(self, on_report=None, on_step=None, should_stop=None) -> TrainResult:
-        """Train up to ``config.epochs`` rounds in total; raises ``TrainingInterrupted`` when
-        ``should_stop`` asks, with the run left consistent for a checkpoint."""
+    def decisions(self) -> list[str]:
+        """What the defaults decided for this data, in one line each."""
+        config, notes = self.config, []
+        if config.layers is None:
+            notes.append(f"network {self.sizes}: {self.sizes[0]} inputs and {self.sizes[-1]} classes from the data")
+        if config.lr_is_default:
+            notes.append(f"learning rate {config.lr:g}: the {config.optimizer} optimizer's default")
+        if config.augment == "auto":
+            why = ("tabular data" if self.info.image_shape is None else
+                   f"{'x'.join(map(str, self.info.image_shape))} images")
+            notes.append(f"augmentation {self.augment_name}: {why}")
+        if config.batch_size is not None and self.batch_size != config.batch_size:
+            notes.append(f"batch size {self.batch_size}: the whole training set ({config.batch_size} asked)")
+        return notes
+
+    def fit(self, x, y, evaluation: Evaluation | None = None, *, epochs: int | None = None, on_report=None,
+            on_step=None, should_stop=None) -> list[dict]:
+        """Train on device arrays (x, y) up to ``epochs`` rounds in total (default: the config's);
+        returns this call's reports, which are also appended to :attr:`history`."""
+        config = self.config
+        epochs = config.epochs if epochs is None else epochs
+        batches = Batches(x, y, self.batch_size, self.shuffle_rng)
+        self._check_position(epochs, batches)
+
         def report(stats: dict) -> None:
             self.history.append(stats)
             if on_report is not None:
                 on_report(stats)
 
-        config = self.config
-        early_stopping = EarlyStopping(config.patience) if config.patience else None
-        fit(self.model, self.loss, self.optimizer, self.batches, config.epochs, self.evaluation, config.eval_every,
-            learning_rate_schedule(config), report, on_step, should_stop, self.position, noise_seed=config.seed,
-            augment=get_augmentation(config.augment), early_stopping=early_stopping)
-        metrics = summary(config, self.backend, self.data, self.history)
-        if early_stopping is not None and early_stopping.best_epoch != self.history[-1]["epoch"]:
+        self.early_stopping = EarlyStopping(config.patience) if config.patience else None
+        reports = fit(self.model, self.loss, self.optimizer, batches, epochs, evaluation=evaluation,
+                      report_every=config.eval_every, schedule=learning_rate_schedule(config), on_report=report,
+                      on_step=on_step, should_stop=should_stop, position=self.position, noise_seed=config.seed,
+                      augment=self.augment, early_stopping=self.early_stopping)
+        self.stopped_early = bool(self.early_stopping and self.early_stopping.stopped)
+        return reports
+
+    def _check_position(self, epochs: int, batches: Batches) -> None:
+        position = self.position
+        if self.stopped_early:
+            raise ResumeError("epochs", f"epochs: the run was ended by early stopping after {self.unit} "
+                                        f"{position.epoch}; it is finished (start a new run to train further)")
+        if position.epoch >= epochs:
+            raise ResumeError("epochs", f"epochs {epochs}: the run has already trained {position.epoch} {self.unit}s; "
+                                        "ask for more in total to continue it")
+        if position.step >= batches.steps_per_epoch:
+            raise ResumeError("batch_size", f"batch_size: the saved position (step {position.step}) does not fit "
+                                            f"{batches.steps_per_epoch} steps per {self.unit}; is this the same data?")
+
+    def meta(self) -> dict:
+        """What a checkpoint stores besides the arrays, for :meth:`resume`, evaluate and predict."""
+        return {"config": self.config.as_dict(), "data": self.info.as_dict(), "stopped_early": self.stopped_early}
+
+    def snapshot(self) -> Checkpoint:
+        """The run as it stands, as the :class:`Checkpoint` that :meth:`save` would write (arrays
+        where they live; ``.moved_to(backend)`` copies them elsewhere)."""
+        return Checkpoint(self.model, self.optimizer.state(), dataclasses.replace(self.position),
+                          self.shuffle_rng.bit_generator.state, list(self.history), self.meta())
+
+    def save(self, path) -> None:
+        """A resumable checkpoint of the run as it stands (atomic; refuses non-finite weights)."""
+        save_checkpoint(path, self.model, self.optimizer.state(), position=self.position,
+                        rng_state=self.shuffle_rng.bit_generator.state, history=self.history, meta=self.meta())
+
+    @classmethod
+    def resume(cls, checkpoint: Checkpoint, info: DataInfo, changes: dict | None = None, *, backend=None) -> "Trainer":
+        """Continue ``checkpoint`` on data described by ``info`` with ``changes`` to its settings
+        (the learning rate, epochs, dropout may change; the network, optimizer, dtype, seed, batch
+        size and the data may not)."""
+        config = resumed_config(checkpoint, changes or {})
+        stored = stored_data(checkpoint)
+        check_same_data(stored, info)
+        return cls(config, info, backend=backend, checkpoint=checkpoint)
+
+
+def stored_config(checkpoint: Checkpoint) -> TrainConfig:
+    """The configuration a checkpoint was trained with (CheckpointError if it is damaged)."""
+    try:
+        config = TrainConfig.from_dict(checkpoint.meta.get("config"))
+    except (ValueError, TypeError) as error:
+        raise CheckpointError(f"damaged configuration ({error})") from None
+    if config.optimizer == "adam" and "m" not in checkpoint.optimizer_state and checkpoint.optimizer_state:
+        raise CheckpointError("damaged configuration (optimizer adam, but momentum state stored)")
+    return config
+
+
+def stored_data(checkpoint: Checkpoint) -> DataInfo:
+    try:
+        return DataInfo.from_dict(checkpoint.meta.get("data", {}), checkpoint.model.sizes)
+    except ValueError as error:
+        raise CheckpointError(f"damaged data description ({error})") from None
+
+
+def resumed_config(checkpoint: Checkpoint, changes: dict) -> TrainConfig:
+    """The checkpoint's configuration with ``changes`` laid over it, refusing changes to the
+    settings a continuation must keep (FIXED_ON_RESUME)."""
+    stored = stored_config(checkpoint)
+    if checkpoint.info.get("dtype") not in (None, stored.dtype):
+        raise CheckpointError(f"damaged configuration (dtype {stored.dtype} but {checkpoint.info['dtype']} arrays)")
+    for name, value in changes.items():
+        saved = getattr(stored, name, None)
+        if name in FIXED_ON_RESUME and _normalised(name, value, stored) != _normalised(name, saved, stored):
+            if name == "preset":
+                raise ResumeError(name, f"preset {value} cannot change a saved run: it keeps its own recipe")
+            raise ResumeError(name, f"{name} {_shown(name, value)} differs from the checkpoint's {_shown(name, saved)}; "
+                                    "a resumed run keeps its network, optimizer, dtype and data")
+    return stored.replace(**changes)
+
+
+def _normalised(name: str, value, stored: TrainConfig):
+    if name == "activation" and isinstance(value, str):
+        return [value] * stored.n_hidden
+    if name in ("layers", "hidden", "image_shape") and isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _shown(name: str, value) -> str:
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    if value is None:
+        return "full batch" if name == "batch_size" else "none"
+    return str(value)
+
+
+def check_same_data(stored: DataInfo, info: DataInfo) -> None:
+    """A resumed run must see the data it was trained on: the same fingerprint (or, for a
+    checkpoint of nnback 0.1, the same training-set size) and the same classes."""
+    if stored.classes != info.classes:
+        raise ResumeError("data", f"data: the checkpoint was trained on classes {', '.join(stored.classes)}, this data "
+                                  f"has {', '.join(info.classes)}; resume with the same data")
+    if stored.fingerprint is not None and stored.fingerprint != info.fingerprint:
+        raise ResumeError("data", f"data: this data differs from the data the checkpoint was trained on "
+                                  f"({stored.source or 'unknown source'}); resume with the same data")
+    if stored.n_train is not None and stored.n_train != info.n_train:
+        raise ResumeError("data", f"data: the checkpoint was trained on {stored.n_train} training samples, this data has "
+                                  f"{info.n_train}; resume with the same data")
+
+
+# ---------------------------------------------------------------------------- runs on a dataset
+
+
+@dataclass
+class Run:
+    """A :class:`Trainer` with its dataset on the device: what ``nnback train`` and
+    :func:`train` run. ``decisions`` lists what the defaults decided for this data."""
+
+    trainer: Trainer
+    data: Dataset
+    x: object
+    y: object
+    evaluation: Evaluation
+    decisions: list[str] = field(default_factory=list)
+
+    config = property(lambda self: self.trainer.config)
+    model = property(lambda self: self.trainer.model)
+    backend = property(lambda self: self.trainer.backend)
+    position = property(lambda self: self.trainer.position)
+    history = property(lambda self: self.trainer.history)
+    optimizer = property(lambda self: self.trainer.optimizer)
+    loss = property(lambda self: self.trainer.loss)
+
+    def fit(self, on_report=None, on_step=None, should_stop=None) -> TrainResult:
+        """Train up to ``config.epochs`` rounds in total; raises ``TrainingInterrupted`` when
+        ``should_stop`` asks, with the run left consistent for :meth:`save`."""
+        trainer = self.trainer
+        trainer.fit(self.x, self.y, self.evaluation, on_report=on_report, on_step=on_step, should_stop=should_stop)
+        metrics = summary(self)
+        early = trainer.early_stopping
+        if early is not None and early.best_epoch and early.best_epoch != self.history[-1]["epoch"]:
             # The best report's weights were put back: the final figures are theirs.
-            metrics.update(best_epoch=early_stopping.best_epoch, **self.evaluation(self.model, self.loss))
+            metrics.update(best_epoch=early.best_epoch, **self.evaluation(self.model, self.loss))
         return TrainResult(self.model, self.history, metrics)
 
+    def save(self, path) -> None:
+        self.trainer.save(path)
 
-def prepare(config: TrainConfig | None = None, data: Dataset | None = None, backend=None, resume=None) -> Run:
-    """Build a run: backend, data on the device, model, loss, optimizer and batch source.
 
-    ``data`` defaults to ``config.data`` (or the bundled MNIST) split by ``config.val_size``;
-    ``backend`` defaults to ``get_backend(config.device, config.dtype)``. ``resume`` (a loaded
-    checkpoint: ``model``, ``optimizer``, ``position``, ``shuffle_state``, ``history``) continues
-    a run where it stopped.
+def prepare(config: TrainConfig | None = None, data: Dataset | None = None, *, backend=None, resume=None,
+            changes: dict | None = None) -> Run:
+    """Assemble a run: load the data (``config.data``, or the bundled MNIST), decide what depends on
+    it, standardise tabular features, upload, and build the :class:`Trainer`.
+
+    ``resume`` (a checkpoint path or a loaded :class:`Checkpoint`) continues a saved run; its
+    configuration then comes from the checkpoint with ``changes`` laid over it (``config`` must be
+    None), and the data is the one it was trained on unless ``changes`` names another.
     """
-    config = config or TrainConfig()
-    backend = backend or get_backend(config.device, config.dtype)
-    init_rng, shuffle_rng, split_rng = seeded_generators(config.seed)
-    check_images(config.layers[0], config.augment)
-    if data is None:
-        data = load_dataset(config.data, config.val_size, split_rng if config.shuffle_split else None)
-    if resume is None:
-        model, loss, optimizer = build(config, backend, init_rng)
-        position, history = Position(), []
+    changes = dict(changes or {})
+    checkpoint = None
+    if resume is not None:
+        if config is not None:
+            raise ValueError("a resumed run takes its configuration from the checkpoint; pass changes=, not config=")
+        checkpoint = _read_for_resume(resume)
+        config = resumed_config(checkpoint, changes)
     else:
-        model, loss, optimizer = rebuild(config, resume, shuffle_rng)
-        position, history = resume.position, list(resume.history)
-    check_fits(model.sizes, config, data)
-    train_x, train_y = backend.asarray(data.train.images), backend.asarray(data.train.labels, backend.xp.int64)
+        config = (config or TrainConfig()).replace(**changes)
+    if config.data is not None:
+        config = config.replace(data=str(Path(config.data).expanduser().resolve()))
+    if data is None:
+        data = load_data(config)
+    standardizer = Standardizer.fit(data.train.features) if data.image_shape is None else None
+    if standardizer is not None:
+        data = _standardised(data, standardizer)
+    info = DataInfo.of(data, standardizer)
+    backend = backend or get_backend(config.device, config.dtype)
+    if checkpoint is None:
+        trainer = Trainer(config, info, backend=backend)
+    else:
+        trainer = Trainer.resume(checkpoint.moved_to(backend), info, changes, backend=backend)
+    x, y = backend.asarray(data.train.features), backend.asarray(data.train.labels, backend.xp.int64)
     evaluation = Evaluation({
-        name: (backend.asarray(part.images), backend.asarray(part.labels, backend.xp.int64))
+        name: (backend.asarray(part.features), backend.asarray(part.labels, backend.xp.int64))
         for name, part in (("val", data.val), ("test", data.test))
     })
-    batches = Batches(train_x, train_y, config.batch_size, shuffle_rng)
-    check_position(position, config, batches)
-    return Run(config, backend, data, model, loss, optimizer, batches, evaluation, position, history)
+    decisions = [*getattr(data, "notes", ()), *trainer.decisions()]
+    return Run(trainer, data, x, y, evaluation, decisions)
 
 
-def rebuild(config: TrainConfig, resume, shuffle_rng):
-    """The model, loss and optimizer of a resumed run, with the batch order put back where it was.
-
-    Hyperparameters come from ``config`` (a resumed run may lower --lr, as the notebooks did);
-    the optimizer's state (momentum, Adam's moments and step count) from the checkpoint. The
-    checkpoint's arrays must already be on the run's backend (``load_checkpoint(path, backend)``).
-    """
-    loss, optimizer = get_loss(config.loss), optimizer_for(config)
-    loss.check_output(resume.model.output)
-    resume.model.set_dropout(dropout_rates(config))  # a hyperparameter, like lr: the config's applies
-    optimizer.load_state(resume.optimizer.state())
-    if resume.shuffle_state is not None:
-        shuffle_rng.bit_generator.state = resume.shuffle_state
-    return resume.model, loss, optimizer
+def _read_for_resume(resume) -> Checkpoint:
+    """The checkpoint to continue, on the host for now (its run's device is not known yet)."""
+    if isinstance(resume, Checkpoint):
+        return resume
+    if not str(resume):
+        raise ValueError("the checkpoint to resume is an empty path")
+    return load_checkpoint(resume)
 
 
-def train(config: TrainConfig | None = None, data: Dataset | None = None, backend=None, on_report=None, on_step=None,
-          should_stop=None, resume=None) -> TrainResult:
-    """Train a network as ``config`` says and return it with its history and metrics
-    (see :func:`prepare` for the arguments)."""
-    return prepare(config, data, backend, resume).fit(on_report, on_step, should_stop)
+def load_data(config: TrainConfig) -> Dataset:
+    """The dataset ``config`` names, split as it says (the hold-outs seeded by ``config.seed``)."""
+    _, _, split_rng, holdout_rng = seeded_generators(config.seed, 4)
+    shape = config.image_shape
+    return load_dataset(config.data, config.val_size, split_rng if config.shuffle_split else None,
+                        label_column=config.label_column,
+                        image_shape=tuple(shape) if isinstance(shape, list) else shape,
+                        test_fraction=config.test_fraction, split_rng=holdout_rng)
 
 
-def check_fits(sizes: list[int], config: TrainConfig, data: Dataset) -> None:
-    """Refuse a network or batch size that cannot fit the data, before anything trains."""
-    n_train, n_pixels = data.train.images.shape
-    if n_train == 0:
-        raise ValueError(f"{data.source}: the training set is empty")
-    if sizes[0] != n_pixels:
-        raise ValueError(f"the network takes {sizes[0]} inputs but the images have {n_pixels} pixels; "
-                         f"make the first layer size {n_pixels}")
-    if sizes[-1] != N_CLASSES:
-        raise ValueError(f"the network has {sizes[-1]} outputs but there are {N_CLASSES} classes; "
-                         f"make the last layer size {N_CLASSES}")
-    if config.batch_size is not None and config.batch_size > n_train:
-        raise ValueError(f"batch size {config.batch_size} is larger than the training set ({n_train} images)")
+def _standardised(data: Dataset, standardizer: Standardizer) -> Dataset:
+    def part(split: Split) -> Split:
+        return dataclasses.replace(split, features=standardizer.apply(split.features))
+
+    return dataclasses.replace(data, train=part(data.train), val=part(data.val), test=part(data.test))
 
 
-def check_position(position: Position, config: TrainConfig, batches: Batches) -> None:
-    """A resumed position must lie inside this run (``config.epochs`` is the total target)."""
-    if position.epoch >= config.epochs:
-        raise ValueError(f"the run has already trained {position.epoch} of {config.epochs} epochs; "
-                         f"ask for more epochs in total to continue it")
-    if position.step >= batches.steps_per_epoch:
-        raise ValueError(f"the saved position (step {position.step}) does not fit "
-                         f"{batches.steps_per_epoch} steps per epoch; is this the same data and batch size?")
+def train(config: TrainConfig | None = None, data: Dataset | None = None, *, backend=None, resume=None,
+          changes: dict | None = None, on_report=None, on_step=None, should_stop=None) -> TrainResult:
+    """Train a network as ``config`` says and return it with its history and metrics (the same
+    run as ``nnback train`` with the same settings; see :func:`prepare` for the arguments)."""
+    run = prepare(config, data, backend=backend, resume=resume, changes=changes)
+    return run.fit(on_report, on_step, should_stop)
 
 
-def summary(config: TrainConfig, backend, data: Dataset, history: list[dict]) -> dict:
-    """The ``--metrics-out`` JSON: configuration, sizes, per-report history and final figures."""
+def summary(run: Run) -> dict:
+    """The metrics JSON: configuration, what the defaults decided, sizes, per-report history and
+    final figures."""
+    config, data, history = run.config, run.data, run.history
     final = history[-1] if history else {}
+    trainer = run.trainer
     return {
         "device": config.device,
-        "backend": backend.name,
-        "dtype": backend.dtype_name,
+        "backend": run.backend.name,
+        "dtype": run.backend.dtype_name,
         "config": config.as_dict(),
+        "decided": {"layers": trainer.sizes, "lr": config.lr, "augment": trainer.augment_name,
+                    "batch_size": trainer.batch_size, "val_size": len(data.val)},
+        "decisions": run.decisions,
+        "data": {"source": data.source, "classes": list(data.classes),
+                 "image_shape": list(data.image_shape) if data.image_shape else None,
+                 "standardized": trainer.info.standardizer is not None},
         "train_size": len(data.train),
         "val_size": len(data.val),
         "test_size": len(data.test),
@@ -247,3 +464,16 @@ def summary(config: TrainConfig, backend, data: Dataset, history: list[dict]) ->
         "val_accuracy": final.get("val_accuracy"),
         "train_seconds": sum(entry["seconds"] for entry in history),
     }
+
+
+def load_model(path, device: str = "cpu"):
+    """A checkpoint's model on ``device`` (in the dtype it was saved in) with its :class:`DataInfo`,
+    for evaluating and predicting."""
+    info, arrays = read_checkpoint(path)
+    backend = get_backend(device, info["dtype"])
+    checkpoint = restore(info, arrays, backend=backend, path=path)
+    try:
+        data = stored_data(checkpoint)
+    except CheckpointError as error:
+        raise CheckpointError(f"{path}: {error}") from None
+    return checkpoint.model, data, backend

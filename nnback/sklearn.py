@@ -3,8 +3,8 @@
 ``from nnback.sklearn import MLPClassifier`` needs scikit-learn (``pip install "nnback[sklearn]"``);
 ``import nnback`` alone never imports it. The estimator only adapts scikit-learn's conventions
 (validation, label encoding, random_state, fitted ``_`` attributes, pickling) to nnback's
-:class:`~nnback.model.MLP`, losses, optimizers and :func:`~nnback.training.fit`; it trains nothing
-by itself.
+:class:`~nnback.runner.Trainer`, the same front door the CLI and ``nnback.train`` use; it trains
+nothing by itself.
 
 Arrays keep to the input's namespace: NumPy in, NumPy out; CuPy in (``device="cuda"``), CuPy out,
 with no trip through the host. NumPy input with ``device="cuda"`` trains on the GPU and answers in
@@ -13,7 +13,6 @@ NumPy.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import numbers
 
@@ -29,11 +28,10 @@ try:
 except ImportError:  # pragma: no cover - exercised only without scikit-learn
     raise ImportError('nnback.sklearn needs scikit-learn; install it with: pip install "nnback[sklearn]"') from None
 
-from .backend import BackendUnavailable, get_backend, host_dtype, seeded_generators, to_numpy
-from .losses import get_loss
-from .model import MLP, Dense
-from .optimizers import make_optimizer
-from .training import Batches, Evaluation, Position, fit
+from .backend import get_backend, host_dtype, seeded_generators, to_numpy
+from .config import ConfigError, TrainConfig
+from .runner import DataInfo, Trainer
+from .training import Evaluation
 
 OUTPUTS = ("softmax", "sigmoid")
 
@@ -121,10 +119,10 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         backend = _where(X, backend)
         self.classes_ = _unique(y)
         codes = _encode(y, self.classes_)
-        self._start(backend, int(X.shape[1]))
+        split_rng = self._start(backend, int(X.shape[1]))
         x, labels = _upload(X, backend), _upload(codes, backend, backend.xp.int64)
         if self.early_stopping:
-            (x, labels), validation = _split(x, labels, self.validation_fraction, self._split_rng)
+            (x, labels), validation = _split(x, labels, self.validation_fraction, split_rng)
             self._train(x, labels, Evaluation({"val": validation}), stop_on_plateau=True)
         else:
             self._train(x, labels, None, stop_on_plateau=True)
@@ -144,31 +142,55 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             self._start(_where(X, backend), int(X.shape[1]))
         elif classes is not None and not _same_labels(classes, self.classes_):
             raise ValueError(f"classes={classes!r} differs from the classes of the first call, {self.classes_!r}")
-        backend = _where(self._placed_model(backend).layers[0].w, backend)
+        backend = _where(self._placed_trainer(backend).model.layers[0].w, backend)
         labels = _upload(_encode(y, self.classes_), backend, backend.xp.int64)
         self._train(_upload(X, backend), labels, None, stop_on_plateau=False, epochs=1)
         return self
 
-    def _start(self, backend, n_features: int) -> None:
-        """A new network, optimizer and generators; forgets any earlier training."""
+    def save(self, path, image_shape=None) -> None:
+        """Save the fitted network as an nnback checkpoint that ``nnback evaluate`` and ``nnback
+        predict`` read. Give ``image_shape`` (e.g. (28, 28)) if X held images scaled to [0, 1],
+        so the CLI reads image files the same way; otherwise data is read as tabular features."""
+        check_is_fitted(self)
+        trainer = self._placed_trainer(self._backend())
+        if image_shape is not None:
+            trainer.info = dataclasses.replace(trainer.info, image_shape=tuple(int(s) for s in image_shape))
+        trainer.save(path)
+
+    def _config(self, seed: int) -> TrainConfig:
+        """The estimator's hyperparameters as nnback's validated configuration (a ValueError naming
+        the estimator's parameter when one cannot work)."""
+        batch_size = None if self.batch_size is None or self.batch_size == "full" else self.batch_size
+        try:
+            return TrainConfig(
+                hidden=_hidden_sizes(self.hidden_layer_sizes), activation=self.activation,
+                output_activation=self.output, loss=self.loss, init=self.init, optimizer=self.optimizer,
+                lr=self.learning_rate, momentum=self.momentum, weight_decay=self.weight_decay, dropout=0.0,
+                augment="none", batch_size=batch_size, epochs=_positive_int("max_epochs", self.max_epochs),
+                schedule="constant", seed=seed, dtype=self.dtype,
+                device=self.device if self.device in ("cpu", "cuda") else "cpu")
+        except ConfigError as error:
+            name = PARAMETERS.get(error.field, error.field)
+            raise ValueError(f"{name}: {str(error).removeprefix(error.field + ': ')}") from None
+
+    def _start(self, backend, n_features: int):
+        """A new network, optimizer and generators; forgets any earlier training. Returns the
+        generator of the validation split."""
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        init_rng, self._shuffle_rng, self._split_rng = seeded_generators(seed)
-        sizes = [n_features, *_hidden_sizes(self.hidden_layer_sizes), int(self.classes_.shape[0])]
-        self._model = MLP.create(sizes, backend, init_rng, self.activation, self.output, self.init)
-        get_loss(self.loss).check_output(self._model.output)
-        self._optimizer = make_optimizer(self.optimizer, self.learning_rate, self.momentum, self.weight_decay)
+        info = DataInfo(n_features, tuple(str(c) for c in to_numpy(self.classes_).tolist()))
+        self._trainer = Trainer(self._config(seed), info, backend=backend)
         self.loss_curve_, self.n_iter_ = [], 0
         self.best_loss_ = np.inf
         if self.early_stopping:
             self.validation_scores_, self.best_validation_score_ = [], -np.inf
+        return seeded_generators(seed)[2]
 
     def _train(self, x, labels, evaluation, stop_on_plateau: bool, epochs: int | None = None) -> None:
-        """Run nnback's fit loop one epoch at a time, stopping on a plateau as scikit-learn does."""
-        batches = Batches(x, labels, _batch_size(self.batch_size, int(x.shape[0])), self._shuffle_rng)
-        loss, position, stalled = get_loss(self.loss), Position(), 0
+        """Train one epoch at a time through the run's own loop, stopping on a plateau as
+        scikit-learn does."""
+        trainer, stalled = self._trainer, 0
         for _ in range(self.max_epochs if epochs is None else epochs):
-            epochs_done = position.epoch + 1  # nnback's fit loop, asked for one more epoch each time
-            stats = fit(self._model, loss, self._optimizer, batches, epochs_done, evaluation, position=position)[-1]
+            stats = trainer.fit(x, labels, evaluation, epochs=trainer.position.epoch + 1)[-1]
             self.n_iter_ += 1
             self.loss_curve_.append(stats["train_loss"])
             if self.verbose:
@@ -176,8 +198,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             stalled = 0 if self._improved(stats) else stalled + 1
             if stop_on_plateau and stalled > self.n_iter_no_change:
                 break
-        if evaluation is not None:  # early stopping: keep the weights with the best validation score
-            _load_parameters(self._model, self.__dict__.pop("_best_parameters", None))
+        best = self.__dict__.pop("_best_parameters", None)
+        if evaluation is not None and best is not None:  # early stopping: keep the best weights
+            trainer.model.load_parameters(best)
 
     def _improved(self, stats: dict) -> bool:
         """Record this epoch's scores; True if the one that decides (validation accuracy with early
@@ -190,7 +213,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             improved = score > self.best_validation_score_ + self.tol
             if score > self.best_validation_score_:
                 self.best_validation_score_ = score
-                self._best_parameters = _copy_parameters(self._model)
+                self._best_parameters = self._trainer.model.copy_parameters()
             return improved
         return loss_improved
 
@@ -226,7 +249,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         backend = self._backend()
         X, on_host = self._check_X(X, backend, reset=False), not _on_device(X)
-        model = self._placed_model(backend)
+        model = self._placed_trainer(backend).model
         proba = model.predict_proba(_upload(X, _where(model.layers[0].w, backend)))
         if self.output == "sigmoid":  # one-vs-rest outputs, normalised so each row sums to 1
             proba = proba / array_namespace(proba).sum(proba, axis=1, keepdims=True)
@@ -236,38 +259,37 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
     @property
     def coefs_(self) -> list:
-        return [layer.w for layer in self._model.layers]
+        return [layer.w for layer in self._trainer.model.layers]
 
     @property
     def intercepts_(self) -> list:
-        return [layer.b for layer in self._model.layers]
+        return [layer.b for layer in self._trainer.model.layers]
 
     def __getstate__(self) -> dict:
-        """Pickle host copies only, so a GPU-trained estimator unpickles anywhere; the arrays go
-        back to ``device`` on first use."""
+        """Pickle a host copy of the run only, so a GPU-trained estimator unpickles anywhere; the
+        arrays go back to ``device`` on first use."""
         state = dict(super().__getstate__())
-        if "_model" in state:
-            state["_model"] = _moved_model(state["_model"], to_numpy)
-            state["_optimizer"] = _moved_optimizer(state["_optimizer"], to_numpy)
+        trainer = state.pop("_trainer", None)
+        if trainer is not None:
+            host = get_backend("cpu", trainer.config.dtype)
+            state["_snapshot"] = (trainer.config, trainer.info, trainer.snapshot().moved_to(host))
             state["classes_"] = to_numpy(state["classes_"])
+        state.pop("_best_parameters", None)
         return state
 
-    def _placed_model(self, backend) -> MLP:
-        """The fitted network on ``backend``, moved there first if it lives elsewhere (after
+    def _placed_trainer(self, backend) -> Trainer:
+        """The fitted run on ``backend``, moved there first if it lives elsewhere (after
         unpickling, or after ``set_params(device=...)``)."""
-        if array_namespace(self._model.layers[0].w) is not backend.xp:
-            def move(array):
-                return backend.asarray(to_numpy(array))
-
-            self._model = _moved_model(self._model, move)
-            self._optimizer = _moved_optimizer(self._optimizer, move)
-        return self._model
+        trainer = self.__dict__.get("_trainer")
+        if trainer is not None and array_namespace(trainer.model.layers[0].w) is backend.xp:
+            return trainer
+        config, info, snapshot = self._snapshot if trainer is None else (trainer.config, trainer.info, trainer.snapshot())
+        self._trainer = Trainer(config, info, backend=backend, checkpoint=snapshot.moved_to(backend))
+        self.__dict__.pop("_snapshot", None)
+        return self._trainer
 
     def _backend(self):
-        try:
-            return get_backend(self.device, self.dtype)
-        except BackendUnavailable as error:  # worded for the CLI's --device option; reword for Python
-            raise BackendUnavailable(str(error).replace("--device cuda", "device='cuda'")) from None
+        return get_backend(self.device, self.dtype)
 
     def _check_params(self) -> None:
         """Refuse hyperparameters nnback's core would not catch itself (it names the rest)."""
@@ -306,6 +328,10 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
 
 # -- helpers: hyperparameters ------------------------------------------------------------------
+
+# TrainConfig fields → this estimator's parameter names, for error messages.
+PARAMETERS = {"lr": "learning_rate", "epochs": "max_epochs", "output_activation": "output",
+              "hidden": "hidden_layer_sizes", "batch_size": "batch_size"}
 
 
 def _positive_int(name: str, value) -> int:
@@ -431,31 +457,3 @@ def _split(x, labels, fraction: float, rng):
     order = xp.asarray(rng.permutation(n), device=device_of(x))
     x, labels = xp.take(x, order, axis=0), xp.take(labels, order, axis=0)
     return (x[: n - n_val, :], labels[: n - n_val]), (x[n - n_val :, :], labels[n - n_val :])
-
-
-# -- helpers: parameters -----------------------------------------------------------------------
-
-
-def _moved_model(model: MLP, move) -> MLP:
-    """A copy of ``model`` with every parameter passed through ``move`` (gradients dropped)."""
-    return MLP([Dense(move(layer.w), move(layer.b)) for layer in model.layers], model.hidden, model.output)
-
-
-def _moved_optimizer(optimizer, move):
-    """The optimizer with its state (velocities, moments) passed through ``move``."""
-    state = {key: [move(a) for a in value] if isinstance(value, list) else value
-             for key, value in optimizer.state().items()}
-    moved = copy.copy(optimizer)
-    moved.load_state(state)
-    return moved
-
-
-def _copy_parameters(model: MLP) -> list:
-    xp = array_namespace(model.layers[0].w)
-    return [(xp.asarray(layer.w, copy=True), xp.asarray(layer.b, copy=True)) for layer in model.layers]
-
-
-def _load_parameters(model: MLP, parameters) -> None:
-    if parameters is not None:
-        for layer, (w, b) in zip(model.layers, parameters):
-            layer.w, layer.b = w, b

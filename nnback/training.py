@@ -119,11 +119,12 @@ def evaluate(model, loss, x, y, chunk: int = 10_000) -> dict:
 
 class EarlyStopping:
     """Stop when validation accuracy has not improved for ``patience`` reports, and put back the
-    weights of the best report (copied on the device, so no host round trip)."""
+    parameters of the best report (copied on the device, so no host round trip)."""
 
     def __init__(self, patience: int):
         self.patience, self.best, self.best_epoch, self.waited = patience, -1.0, 0, 0
-        self.weights: list = []
+        self.best_parameters: list = []
+        self.stopped = False
 
     def update(self, model, stats: dict) -> bool:
         """Record a report; True when it is time to stop."""
@@ -131,16 +132,17 @@ class EarlyStopping:
         if accuracy is None:
             return False
         if accuracy > self.best:
-            xp = array_namespace(model.layers[0].w)
             self.best, self.best_epoch, self.waited = accuracy, stats["epoch"], 0
-            self.weights = [(xp.asarray(layer.w, copy=True), xp.asarray(layer.b, copy=True)) for layer in model.layers]
+            self.best_parameters = model.copy_parameters()
             return False
         self.waited += 1
-        return self.waited >= self.patience
+        self.stopped = self.waited >= self.patience
+        return self.stopped
 
     def restore(self, model) -> None:
-        for layer, (w, b) in zip(model.layers, self.weights):
-            layer.w, layer.b = w, b
+        """Copy the best parameters back into the model's own arrays."""
+        if self.best_parameters:
+            model.load_parameters(self.best_parameters)
 
 
 @dataclass
@@ -164,6 +166,7 @@ def fit(
     optimizer,
     batches: Batches,
     epochs: int,
+    *,
     evaluation: Evaluation | None = None,
     report_every: int = 1,
     schedule: Callable[[float], float] | None = None,
@@ -187,48 +190,58 @@ def fit(
     position = position if position is not None else Position()
     evaluation = evaluation or Evaluation()
     history: list[dict] = []
-    steps = batches.steps_per_epoch
-    total, count, seconds = position.loss_sum, position.loss_steps, 0.0
+    seconds = 0.0
     while position.epoch < epochs:
-        if batches.rng is not None:
-            if position.step == 0 or position.rng_state is None:
-                position.rng_state = batches.rng.bit_generator.state
-            else:
-                batches.rng.bit_generator.state = position.rng_state
         started = time.perf_counter()
-        for xb, yb in batches.epoch(skip=position.step):
-            if schedule is not None:
-                optimizer.lr = schedule(position.epoch + position.step / steps)
-            key = stream_key(noise_seed, position.epoch, position.step)
-            if augment is not None:
-                xb = augment(xb, stream_key(key, AUGMENT_STREAM))
-            total = total + train_step(model, loss, optimizer, xb, yb, key)
-            count += 1
-            position.step += 1
-            if on_step is not None:
-                on_step(position.step, steps)
-            if should_stop is not None and should_stop() and position.step < steps:
-                position.loss_sum, position.loss_steps = float(total), count  # one sync, on the way out
-                raise TrainingInterrupted(position)
-        position.epoch, position.step = position.epoch + 1, 0
+        train_epoch(model, loss, optimizer, batches, position, schedule=schedule, noise_seed=noise_seed,
+                    augment=augment, on_step=on_step, should_stop=should_stop)
         if position.epoch % report_every and position.epoch < epochs:
             seconds += time.perf_counter() - started
             continue
-        train_loss = float(total) / count  # the one host sync per report; it also waits for the GPU
+        train_loss = float(position.loss_sum) / position.loss_steps  # the one host sync per report
         seconds += time.perf_counter() - started
         if not math.isfinite(train_loss):
-            raise TrainingDiverged(position.epoch, count, optimizer.lr)
+            raise TrainingDiverged(position.epoch, position.loss_steps, optimizer.lr)
         stats = {"epoch": position.epoch, "train_loss": train_loss, **evaluation(model, loss)}
         stats.update(seconds=seconds, lr=optimizer.lr)
         history.append(stats)
         if on_report is not None:
             on_report(stats)
-        total, count, seconds = 0.0, 0, 0.0
-        position.loss_sum, position.loss_steps = 0.0, 0
+        seconds, position.loss_sum, position.loss_steps = 0.0, 0.0, 0
         if early_stopping is not None and early_stopping.update(model, stats):
             break
         if should_stop is not None and should_stop() and position.epoch < epochs:
             raise TrainingInterrupted(position)
-    if early_stopping is not None and early_stopping.weights:
+    if early_stopping is not None:
         early_stopping.restore(model)
     return history
+
+
+def train_epoch(model, loss, optimizer, batches: Batches, position: Position, *, schedule=None, noise_seed: int = 0,
+                augment=None, on_step=None, should_stop=None) -> None:
+    """The rest of the epoch ``position`` stands in: one :func:`train_step` per batch, the learning
+    rate from ``schedule``, noise keyed by (seed, epoch, step). Step losses are summed on the device
+    into ``position.loss_sum``; the host reads them only when ``should_stop`` interrupts."""
+    if batches.rng is not None:
+        if position.step == 0 or position.rng_state is None:
+            position.rng_state = batches.rng.bit_generator.state
+        else:
+            batches.rng.bit_generator.state = position.rng_state
+    steps = batches.steps_per_epoch
+    total = position.loss_sum
+    for xb, yb in batches.epoch(skip=position.step):
+        if schedule is not None:
+            optimizer.lr = schedule(position.epoch + position.step / steps)
+        key = stream_key(noise_seed, position.epoch, position.step)
+        if augment is not None:
+            xb = augment(xb, stream_key(key, AUGMENT_STREAM))
+        total = total + train_step(model, loss, optimizer, xb, yb, key)
+        position.loss_steps += 1
+        position.step += 1
+        if on_step is not None:
+            on_step(position.step, steps)
+        if should_stop is not None and should_stop() and position.step < steps:
+            position.loss_sum = float(total)  # one sync, on the way out
+            raise TrainingInterrupted(position)
+    position.loss_sum = total
+    position.epoch, position.step = position.epoch + 1, 0

@@ -122,3 +122,10 @@ def draw_mutation(data, raw: bytes, max_flips: int, max_random: int) -> tuple[st
     else:
         damaged = bytearray(data.draw(st.binary(max_size=max_random)))
     return kind, bytes(damaged)
+
+
+def mnist_trainer(config, backend, n_train=None):
+    """The front door's Trainer for ``config`` on MNIST-shaped data (784 pixels, 10 digits)."""
+    from nnback.runner import DataInfo, Trainer
+
+    return Trainer(config, DataInfo(784, tuple("0123456789"), (28, 28), n_train=n_train), backend=backend)

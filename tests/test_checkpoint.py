@@ -12,7 +12,7 @@ import pytest
 
 import nnback
 from nnback.checkpoint import INFO_KEY, CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
-from nnback.runner import TrainConfig, prepare
+from nnback.runner import ResumeError, TrainConfig, prepare
 from nnback.training import TrainingInterrupted
 
 from conftest import make_backend
@@ -32,8 +32,7 @@ def host_parameters(model) -> list[np.ndarray]:
 
 
 def save_run(path, run) -> None:
-    save_checkpoint(path, run.model, run.optimizer, run.config, run.position,
-                    run.shuffle_rng.bit_generator.state, run.history)
+    run.save(path)
 
 
 def stop_after(n_steps: int):
@@ -42,7 +41,7 @@ def stop_after(n_steps: int):
 
 
 def interrupted_run(config, data, backend, n_steps):
-    run = prepare(config, data, backend)
+    run = prepare(config, data, backend=backend)
     with pytest.raises(TrainingInterrupted):
         run.fit(should_stop=stop_after(n_steps))
     return run
@@ -60,7 +59,7 @@ def test_round_trip_across_backends_is_exact(tmp_path, tiny_data, backend, optim
     for original, host, moved in zip(run.model.parameters(), on_numpy.model.parameters(), again.model.parameters()):
         np.testing.assert_array_equal(nnback.to_numpy(original), host)
         np.testing.assert_array_equal(nnback.to_numpy(original), nnback.to_numpy(moved))
-    state, loaded = run.optimizer.state(), again.optimizer.state()
+    state, loaded = run.optimizer.state(), again.optimizer_state
     for key, value in state.items():
         if isinstance(value, list):
             assert len(value) == 4 and len(loaded[key]) == 4
@@ -76,10 +75,10 @@ def test_round_trip_across_backends_is_exact(tmp_path, tiny_data, backend, optim
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, tiny_data, optimizer, n_steps):
     config = SMALL.replace(optimizer=optimizer, lr=0.01 if optimizer == "adam" else 0.05, dtype="float64")
     backend = make_backend("numpy", "float64")
-    uninterrupted = prepare(config, tiny_data, backend).fit()
+    uninterrupted = prepare(config, tiny_data, backend=backend).fit()
     run = interrupted_run(config, tiny_data, backend, n_steps)
     save_run(tmp_path / "half.npz", run)
-    resumed = prepare(config, tiny_data, backend, resume=load_checkpoint(tmp_path / "half.npz", backend)).fit()
+    resumed = prepare(data=tiny_data, backend=backend, resume=tmp_path / "half.npz").fit()
     for a, b in zip(host_parameters(uninterrupted.model), host_parameters(resumed.model)):
         np.testing.assert_array_equal(a, b)  # bit-exact: the same operations in the same order
     assert [h["epoch"] for h in resumed.history] == [1, 2, 3]
@@ -91,10 +90,10 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, tiny_da
 def test_resume_is_exact_on_array_api_strict(tmp_path, tiny_data):
     backend = make_backend("array_api_strict", "float32")
     config = SMALL.replace(optimizer="adam", lr=0.01)
-    uninterrupted = prepare(config, tiny_data, backend).fit()
+    uninterrupted = prepare(config, tiny_data, backend=backend).fit()
     run = interrupted_run(config, tiny_data, backend, n_steps=8)
     save_run(tmp_path / "half.npz", run)
-    resumed = prepare(config, tiny_data, backend, resume=load_checkpoint(tmp_path / "half.npz", backend)).fit()
+    resumed = prepare(data=tiny_data, backend=backend, resume=load_checkpoint(tmp_path / "half.npz", backend)).fit()
     for a, b in zip(host_parameters(uninterrupted.model), host_parameters(resumed.model)):
         np.testing.assert_array_equal(a, b)
 
@@ -136,7 +135,7 @@ def rewrite(path, info: dict, arrays: dict) -> None:
         (lambda info, a: info.update(format="something-else"), "not an nnback checkpoint"),
         (lambda info, a: info["position"].update(step=-1), "position"),
         (lambda info, a: info.update(shuffle_rng_state={"bit_generator": "PCG64"}), "invalid random generator state"),
-        (lambda info, a: info["config"].update(lr="fast"), "lr = 'fast' is not float"),
+        (lambda info, a: info.update(meta=[]), "meta must be an object"),
         (lambda info, a: info.pop("model"), "missing 'model'"),
     ],
 )
@@ -213,7 +212,7 @@ def test_saving_is_atomic_and_keeps_the_old_file_on_failure(saved, tmp_path, mon
 
     monkeypatch.setattr(np, "savez", broken_savez)
     with pytest.raises(OSError, match="disk full"):
-        save_checkpoint(path, run_model.model, run_model.optimizer, run_model.config)
+        save_checkpoint(path, run_model.model, run_model.optimizer_state)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["good.npz"]
 
@@ -223,7 +222,7 @@ def test_non_finite_weights_are_not_saved(saved, tmp_path):
     checkpoint = load_checkpoint(path)
     checkpoint.model.layers[0].w[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN or infinite"):
-        save_checkpoint(tmp_path / "nan.npz", checkpoint.model, checkpoint.optimizer, checkpoint.config)
+        save_checkpoint(tmp_path / "nan.npz", checkpoint.model, checkpoint.optimizer_state)
     assert not (tmp_path / "nan.npz").exists()
 
 
@@ -247,15 +246,37 @@ def test_a_resumed_run_takes_its_hyperparameters_from_the_new_config(tmp_path, t
     config = SMALL.replace(schedule="constant", dtype="float64")
     backend = make_backend("numpy", "float64")
     save_run(tmp_path / "half.npz", interrupted_run(config, tiny_data, backend, n_steps=6))
-    same = prepare(config, tiny_data, backend, resume=load_checkpoint(tmp_path / "half.npz", backend))
-    resume = load_checkpoint(tmp_path / "half.npz", backend)
-    slower = prepare(config.replace(lr=0.005), tiny_data, backend, resume=resume)
+    same = prepare(data=tiny_data, backend=backend, resume=tmp_path / "half.npz")
+    slower = prepare(data=tiny_data, backend=backend, resume=tmp_path / "half.npz", changes={"lr": 0.005})
     assert (same.optimizer.lr, slower.optimizer.lr) == (0.05, 0.005)
     same.fit(), slower.fit()
     assert not np.array_equal(host_parameters(same.model)[0], host_parameters(slower.model)[0])
 
 
-def test_saving_refuses_an_optimizer_other_than_the_config_names(saved, tmp_path):
-    checkpoint = load_checkpoint(saved[0])  # an Adam run
-    with pytest.raises(ValueError, match="names optimizer 'momentum', but the optimizer is Adam"):
-        save_checkpoint(tmp_path / "x.npz", checkpoint.model, checkpoint.optimizer, SMALL)
+def test_resume_rules_hold_whichever_door(saved, tiny_data):
+    """The library refuses what the CLI refuses: another optimizer, network, dtype or data."""
+    path = saved[0]  # an Adam run of [784, 16, 10] in float32
+    for changes, message in [({"optimizer": "momentum"}, "optimizer momentum differs"),
+                             ({"layers": [784, 32, 10]}, "layers 784,32,10 differs"),
+                             ({"dtype": "float64"}, "dtype float64 differs"),
+                             ({"seed": 3}, "seed 3 differs")]:
+        with pytest.raises(ResumeError, match=message):
+            prepare(data=tiny_data, resume=path, changes=changes)
+    other = nnback.Dataset(tiny_data.train, tiny_data.val, nnback.data.Split(tiny_data.test.images[:100],
+                                                                            tiny_data.test.labels[:100]), "other")
+    with pytest.raises(ResumeError, match="differs from the data the checkpoint was trained on"):
+        prepare(data=other, resume=path)
+    with pytest.raises(ValueError, match="empty path"):
+        prepare(resume="")
+
+
+def test_a_forged_configuration_is_refused_on_resume(saved, tmp_path, tiny_data):
+    path, info, arrays = saved
+    info["meta"]["config"]["lr"] = "fast"
+    rewrite(tmp_path / "lr.npz", info, arrays)
+    with pytest.raises(CheckpointError, match="damaged configuration \(lr must be a positive number, got 'fast'\)"):
+        prepare(data=tiny_data, resume=tmp_path / "lr.npz")
+    info["meta"]["config"].update(lr=0.01, optimizer="momentum")  # Adam's state under a momentum config
+    rewrite(tmp_path / "kind.npz", info, arrays)
+    with pytest.raises((CheckpointError, ResumeError), match="momentum"):
+        prepare(data=tiny_data, resume=tmp_path / "kind.npz")

@@ -29,13 +29,12 @@ SETTINGS = hypothesis.settings(max_examples=EXAMPLES, deadline=None,
 def valid(mnist_small, tmp_path_factory):
     """A small valid checkpoint (Adam, mid-epoch): its bytes, description and arrays."""
     config = TrainConfig(layers=[784, 4, 10], epochs=2, batch_size=200, optimizer="adam", lr=0.01, val_size=0)
-    run = prepare(config, mnist_small)
+    run = prepare(config, mnist_small)  # the front door, as the CLI and nnback.train use it
     steps = iter(range(100))
     with pytest.raises(TrainingInterrupted):
         run.fit(should_stop=lambda: next(steps) >= 3)
     path = tmp_path_factory.mktemp("valid") / "valid.npz"
-    save_checkpoint(path, run.model, run.optimizer, config, run.position, run.shuffle_rng.bit_generator.state,
-                    run.history)
+    run.save(path)
     info, arrays = read_checkpoint(path)
     return path.read_bytes(), info, arrays
 

@@ -46,7 +46,8 @@ def test_preset_values_are_overridden_by_options(small_idx_dir, tmp_path):
                                        "--val-size", "500", "--metrics-out", str(metrics), "--quiet"])
     assert result.exit_code == 0, result.output
     config = json.loads(metrics.read_text())["config"]
-    assert config["layers"] == [784, 30, 10] and config["loss"] == "quadratic" and config["epochs"] == 1
+    assert config["hidden"] == [30] and config["loss"] == "quadratic" and config["epochs"] == 1
+    assert config["preset"] == "nielsen"
     assert config["batch_size"] == 10 and config["lr"] == 3.0
 
 
@@ -63,16 +64,21 @@ def test_full_batch_with_dropout_augmentation_and_early_stopping(small_idx_dir, 
 
 @pytest.mark.parametrize("args, message", [
     (["--lr", "0"], "--lr must be a positive number"),
-    (["--batch-size", "0"], "--batch-size must be at least 1"),
+    (["--batch-size", "0"], "--batch-size/--full-batch must be at least 1"),
+    (["--batch-size", "5", "--full-batch"], "contradict each other"),
+    (["--layers", "784,10", "--hidden", "5"], "--hidden cannot be given together with layers"),
     (["--layers", "784,x,10"], "comma-separated integers"),
     (["--layers", "784,10,10", "--dropout", "0.1,0.2"], "one rate or 1 rates"),
     (["--activation", "swish"], "Invalid value for '--activation'"),
     (["--preset", "nope"], "Invalid value for '--preset'"),
     (["--loss", "cross-entropy", "--output-activation", "relu"], "needs a softmax or sigmoid output"),
-    (["--early-stopping", "0"], "--early-stopping needs a patience of at least 1"),
-    (["--early-stopping", "3", "--val-size", "0"], "and a validation set"),
+    (["--early-stopping", "0"], "--early-stopping must be at least 1 report"),
+    (["--early-stopping", "3", "--val-size", "0"], "--early-stopping needs a validation set"),
     (["--warmup-epochs", "-1"], "--warmup-epochs must be 0 or more"),
-    (["--layers", "784,10", "--dropout", "0.5"], "--dropout needs one rate or 0 rates"),
+    (["--layers", "784,10", "--dropout", "0.5"], "--dropout must be 0 for a network without hidden layers"),
+    (["--layers", "784,10,3"], "--layers end with 3 outputs but the data has 10 classes"),
+    (["--layers", "100,10,10"], "--layers start with 100 inputs but the data has 784 features"),
+    (["--seed", "-1"], "--seed must be an integer from 0"),
 ])
 def test_bad_options_fail_cleanly(args, message):
     result = CliRunner().invoke(main, ["train", "--epochs", "1", *args])
@@ -124,7 +130,7 @@ def test_resume_refuses_a_preset(small_idx_dir, tmp_path):
                                       "--val-size", "500", "--save", str(save), "--quiet"])
     assert first.exit_code == 0, first.output
     result = CliRunner().invoke(main, ["train", "--resume", str(save), "--preset", "nielsen", "--epochs", "2"])
-    assert result.exit_code == 2 and "leave out --preset nielsen" in result.output
+    assert result.exit_code == 2 and "--preset nielsen cannot change a saved run" in result.output
 
 
 def test_the_progress_bar_counts_epochs_between_reports():

@@ -108,7 +108,7 @@ def test_predict_index_shows_the_digit_and_the_model_s_top_classes(trained, smal
     checkpoint = load_checkpoint(model)
     outputs = nnback.to_numpy(checkpoint.model.predict_proba(test.images[7:8].astype(np.float32)))[0]
     best = np.argsort(-outputs)[:3]
-    assert lines[14].startswith(f"predicted {best[0]}   (true label {test.labels[7]}")
+    assert lines[14].startswith(f"predicted {best[0]}   (true class {test.labels[7]}")
     assert [int(line.split()[0]) for line in lines[15:18]] == list(best)
     assert f"{100 * outputs[best[0]]:6.2f}%" in lines[15]
 
@@ -153,9 +153,8 @@ def test_predict_image_uses_the_converted_pixels(trained, tmp_path):
     [
         ([], "give exactly one of --index N"),
         (["--index", 0, "--image", "x.png"], "give exactly one of --index N"),
-        (["--index", 300], "--index 300: the test set holds 300 images; give 0 to 299"),
-        (["--index", -1], "--index -1: the test set holds 300 images"),
-        (["--image", "not-there.png"], "not-there.png: not an image Pillow can read"),
+        (["--index", 300], "holds 300 samples; give 0 to 299"),
+        (["--index", -1], "holds 300 samples; give 0 to 299"),
     ],
 )
 def test_predict_input_errors(trained, small_mnist_dir, args, message):
@@ -235,14 +234,16 @@ def test_save_then_resume_equals_one_uninterrupted_run(small_mnist_dir, tmp_path
 def test_save_every_writes_checkpoints_that_resume_exactly(small_mnist_dir, tmp_path, monkeypatch):
     import nnback.cli as cli_module
 
-    copies, original = [], cli_module.save_checkpoint
+    import nnback.runner as runner_module
+
+    copies, original = [], runner_module.save_checkpoint
 
     def save_and_copy(path, *args, **kwargs):
         original(path, *args, **kwargs)
         copies.append(tmp_path / f"copy{len(copies)}.npz")
         copies[-1].write_bytes(open(path, "rb").read())
 
-    monkeypatch.setattr(cli_module, "save_checkpoint", save_and_copy)
+    monkeypatch.setattr(runner_module, "save_checkpoint", save_and_copy)
     result = cli(*train_args(small_mnist_dir, "--epochs", 3, "--save-every", 1, "--save", tmp_path / "run.npz"))
     assert result.exit_code == 0, result.output
     assert [load_checkpoint(copy).position.epoch for copy in copies] == [1, 2, 3]  # two periodic, one final
@@ -266,7 +267,9 @@ def test_save_every_needs_save(small_mnist_dir):
         (["--batch-size", "10"], "--batch-size/--full-batch 10 differs from the checkpoint's 50"),
         (["--full-batch"], "--batch-size/--full-batch full batch differs"),
         (["--optimizer", "adam"], "--optimizer adam differs from the checkpoint's momentum"),
-        (["--epochs", "2"], "has already trained 2 epochs; give a larger --epochs"),
+        (["--epochs", "2"], "--epochs 2: the run has already trained 2 epochs; ask for more in total"),
+        (["--dtype", "float64"], "--dtype float64 differs from the checkpoint's float32"),
+        (["--seed", "1"], "--seed 1 differs from the checkpoint's 0"),
         (["--val-size", "100"], "--val-size 100 differs from the checkpoint's 200"),
     ],
 )
@@ -286,7 +289,7 @@ def test_resume_refuses_different_data(trained, tmp_path):
         write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, n), LABEL_MAGIC)
     result = cli("train", "--resume", trained[0], "--epochs", 3, "--data", tmp_path)
     assert result.exit_code == 2
-    assert "trained on 1000 training images, this data has 700" in error_line(result)
+    assert "--data: this data differs from the data the checkpoint was trained on" in error_line(result)
 
 
 # ---------------------------------------------------------------------------- divergence

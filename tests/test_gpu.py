@@ -8,9 +8,9 @@ import gc
 import pytest
 
 import nnback
-from conftest import make_backend
+from conftest import make_backend, mnist_trainer
 from nnback.augment import elastic, translate
-from nnback.runner import TrainConfig, build
+from nnback.runner import TrainConfig
 from nnback.training import Batches, train_step
 
 pytestmark = pytest.mark.cuda
@@ -19,9 +19,9 @@ pytestmark = pytest.mark.cuda
 @pytest.fixture
 def gpu_run(mnist_small):
     backend = make_backend("cupy", "float32")
-    init_rng, shuffle_rng, _ = nnback.backend.seeded_generators(0)
     config = TrainConfig(layers=[784, 256, 256, 10], dropout=0.2, optimizer="adam", lr=1e-3)
-    model, loss, optimizer = build(config, backend, init_rng)
+    trainer = mnist_trainer(config, backend)
+    model, loss, optimizer, shuffle_rng = trainer.model, trainer.loss, trainer.optimizer, trainer.shuffle_rng
     x = backend.asarray(mnist_small.train.images)
     y = backend.asarray(mnist_small.train.labels, backend.xp.int64)
     return model, loss, optimizer, list(Batches(x, y, 64, shuffle_rng).epoch())

@@ -44,6 +44,8 @@ def train_then_signal(data_dir, save: Path | None, number: int) -> tuple[int, st
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         first = process.stdout.readline()
+        while first.startswith("  "):  # what the defaults decided, printed before training
+            first = process.stdout.readline()
         assert first.startswith("epoch 1/3"), first + process.stderr.read()
         time.sleep(0.02)  # let epoch 2 start; it lasts 0.1-1 s (1,000 steps)
         process.send_signal(number)

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 import nnback
-from conftest import make_backend
-from nnback.runner import TrainConfig, build
+from conftest import make_backend, mnist_trainer
+from nnback.runner import TrainConfig
 from nnback.training import Batches, Evaluation, fit
 
 MEASURED: list[dict] = []
@@ -34,12 +34,12 @@ def record_measurements():
 
 def run(backend, data, config: TrainConfig):
     """Train ``config`` on ``data`` and return host weights and the final test accuracy."""
-    init_rng, shuffle_rng, _ = nnback.backend.seeded_generators(config.seed)
-    model, loss, optimizer = build(config, backend, init_rng)
+    trainer = mnist_trainer(config, backend)
+    model, loss, optimizer, shuffle_rng = trainer.model, trainer.loss, trainer.optimizer, trainer.shuffle_rng
     upload = lambda split: (backend.asarray(split.images), backend.asarray(split.labels, backend.xp.int64))  # noqa: E731
     x, y = upload(data.train)
     history = fit(model, loss, optimizer, Batches(x, y, config.batch_size, shuffle_rng), config.epochs,
-                  Evaluation({"test": upload(data.test)}), report_every=config.epochs)
+                  evaluation=Evaluation({"test": upload(data.test)}), report_every=config.epochs)
     return [nnback.to_numpy(p) for p in model.parameters()], history[-1]["test_accuracy"]
 
 

@@ -104,12 +104,14 @@ def test_matches_scikit_learn_mlp_step_for_step(rng, monkeypatch, optimizer, skl
     if not hasattr(SklearnMLP, "_init_coef"):
         pytest.skip("scikit-learn's private _init_coef hook is gone; cannot give it nnback's initial weights")
     if optimizer == "adam":
-        make = nnback.sklearn.make_optimizer
-        monkeypatch.setattr(nnback.sklearn, "make_optimizer", lambda *args, **kw: make(*args, eps=1e-30, **kw))
+        make = nnback.runner.make_optimizer
+        monkeypatch.setattr(nnback.runner, "make_optimizer", lambda *args, **kw: make(*args, **{**kw, "eps": 1e-30}))
     X, y = rng.standard_normal((64, 10)), rng.integers(0, 3, 64)
     params = dict(hidden_layer_sizes=(7,), init="xavier", batch_size="full", dtype="float64", tol=-np.inf,
                   optimizer=optimizer, random_state=0)
-    untrained = MLPClassifier(learning_rate=0.0, max_epochs=1, **params).fit(X, y)  # lr 0 keeps the initial weights
+    untrained = MLPClassifier(learning_rate=0.01, max_epochs=1, **params)
+    untrained.classes_ = np.unique(y)
+    untrained._start(nnback.get_backend("cpu", "float64"), 10)  # the initial weights fit() starts from
     initial = iter([(w.copy(), b.copy()) for w, b in zip(untrained.coefs_, untrained.intercepts_)])
     monkeypatch.setattr(SklearnMLP, "_init_coef", lambda self, n_in, n_out, dtype: next(initial))
     reference = SklearnMLP(hidden_layer_sizes=(7,), alpha=0.0, batch_size=64, max_iter=20, shuffle=False, tol=0.0,
@@ -199,7 +201,7 @@ def test_bad_hyperparameters_raise_clear_errors(params, message):
 
 @pytest.mark.skipif(importlib.util.find_spec("cupy") is not None, reason="CuPy is installed here")
 def test_cuda_without_cupy_says_what_to_install():
-    with pytest.raises(BackendUnavailable, match="device='cuda' needs CuPy.*nnback\\[cuda\\]"):
+    with pytest.raises(BackendUnavailable, match="cuda device needs CuPy.*nnback\\[cuda\\]"):
         MLPClassifier(device="cuda").fit(np.eye(2), [0, 1])
 
 

@@ -42,7 +42,7 @@ def test_training_learns_the_toy_problem(backend, rng):
     init_rng, shuffle_rng, _ = nnback.backend.seeded_generators(0)
     model = MLP.create([8, 16, 3], backend, init_rng, "relu", "softmax", "he")
     history = fit(model, get_loss("cross-entropy"), make_optimizer("adam", 0.01), Batches(x, y, 16, shuffle_rng),
-                  20, Evaluation({"train": (x, y)}), report_every=5)
+                  20, evaluation=Evaluation({"train": (x, y)}), report_every=5)
     assert [entry["epoch"] for entry in history] == [5, 10, 15, 20]
     assert history[-1]["train_loss"] < history[0]["train_loss"] / 2
     assert history[-1]["train_accuracy"] > 0.95
@@ -53,7 +53,7 @@ def test_history_reports_every_k_full_batch_iterations(backend, rng):
     init_rng, _, _ = nnback.backend.seeded_generators(0)
     model = MLP.create([8, 3], backend, init_rng, [], "softmax", "uniform")
     history = fit(model, get_loss("cross-entropy"), make_optimizer("sgd", 0.5), Batches(x, y), 7,
-                  Evaluation({"test": (x, y)}), report_every=3)
+                  evaluation=Evaluation({"test": (x, y)}), report_every=3)
     assert [entry["epoch"] for entry in history] == [3, 6, 7]
 
 
@@ -82,7 +82,7 @@ def test_early_stopping_restores_the_best_weights(backend, rng):
     stopper = nnback.training.EarlyStopping(patience=2)
     # Whether it stops early or runs out of epochs, the weights left are the best report's.
     history = fit(model, get_loss("cross-entropy"), make_optimizer("sgd", 0.05), Batches(x, y, 8, shuffle_rng), 40,
-                  Evaluation({"val": (x, y)}), early_stopping=stopper)
+                  evaluation=Evaluation({"val": (x, y)}), early_stopping=stopper)
     best = max(entry["val_accuracy"] for entry in history)
     assert stopper.best == best
     restored = nnback.evaluate(model, get_loss("cross-entropy"), x, y)["accuracy"]

@@ -30,15 +30,32 @@ from .keras_npz import read_npz
 from .nielsen_pickle import read_pickle
 from .sniff import CSV, IDX, NPZ, PICKLE, sniff
 
-__all__ = ["DataError", "load_dataset", "read_parts"]
+__all__ = ["DataError", "Examples", "load_dataset", "read_examples", "read_parts"]
 
 
-def load_dataset(path=None, val_size: int = 10_000, shuffle_rng=None) -> Dataset:
+from dataclasses import dataclass as _dataclass
+
+
+@_dataclass(frozen=True)
+class Examples:  # TEMPORARY until the data branch lands
+    features: object
+    labels: object
+    image_shape: object
+    source: str
+
+
+def read_examples(path=None, *, label_column=None, image_shape="auto"):  # TEMPORARY
+    data = load_dataset(path, 0)
+    return Examples(data.test.images, data.test.labels.astype(str), (28, 28), data.source)
+
+
+def load_dataset(path=None, val_size: int | None = 10_000, shuffle_rng=None, **_ignored) -> Dataset:  # TEMPORARY kwargs
     """MNIST from ``path`` in any supported format (the bundled copy when ``path`` is None).
 
     The last ``val_size`` training images (after an optional seeded shuffle) validate, unless the
     file brings its own validation split (Nielsen's pickle), which is kept as it is.
     """
+    val_size = 10_000 if val_size is None else val_size
     if path is None:
         return load_mnist(None, val_size, shuffle_rng)
     parts = read_parts(Path(path))
