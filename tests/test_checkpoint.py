@@ -274,7 +274,7 @@ def test_a_forged_configuration_is_refused_on_resume(saved, tmp_path, tiny_data)
     path, info, arrays = saved
     info["meta"]["config"]["lr"] = "fast"
     rewrite(tmp_path / "lr.npz", info, arrays)
-    with pytest.raises(CheckpointError, match="damaged configuration \(lr must be a positive number, got 'fast'\)"):
+    with pytest.raises(CheckpointError, match=r"damaged configuration \(lr must be a positive number, got 'fast'\)"):
         prepare(data=tiny_data, resume=tmp_path / "lr.npz")
     info["meta"]["config"].update(lr=0.01, optimizer="momentum")  # Adam's state under a momentum config
     rewrite(tmp_path / "kind.npz", info, arrays)
