@@ -590,3 +590,31 @@ def _prediction_lines(outputs, label: int | None, top: int, output_name: str) ->
         bar = "█" * int(round(20 * min(max(value, 0.0), 1.0)))
         lines.append(f"  {digit}  {shown}  {bar}".rstrip())
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------- export
+
+
+@main.command("export")
+@click.argument("model_path", metavar="MODEL", type=click.Path())
+@click.argument("out", metavar="OUT", type=click.Path())
+@click.option("--format", "format_", type=click.Choice(["onnx", "safetensors"]), default="onnx", show_default=True,
+              help="onnx: a graph for any ONNX runtime (needs nnback[onnx]); safetensors: nn.Linear weights.")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+def export_command(model_path, out, format_, debug) -> None:
+    """Export a saved MODEL to OUT for use without nnback (ONNX or safetensors).
+
+    The class names and feature standardiser stored with the model go into the file too.
+    """
+    from .export import ExportUnavailable, export_model
+
+    with _friendly_errors(debug):
+        _writable(out, "OUT")
+        info, arrays = read_checkpoint(model_path)
+        model = restore(info, arrays, path=model_path).model
+        meta = info.get("meta") if isinstance(info.get("meta"), dict) else {}
+        try:
+            export_model(model, out, format_, meta.get("classes"), meta.get("standardizer"))
+        except ExportUnavailable as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(f"exported {model!r} to {out} ({format_}, {os.path.getsize(out)} bytes)")
