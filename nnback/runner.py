@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from .augment import check_images, get_augmentation
 from .backend import get_backend, seeded_generators
 from .data import N_CLASSES, Dataset
+from .environment import environment
 from .formats import load_dataset
 from .losses import get_loss
 from .model import MLP
@@ -246,4 +247,5 @@ def summary(config: TrainConfig, backend, data: Dataset, history: list[dict]) ->
         "test_accuracy": final.get("test_accuracy"),
         "val_accuracy": final.get("val_accuracy"),
         "train_seconds": sum(entry["seconds"] for entry in history),
+        "environment": environment(),
     }
