@@ -165,10 +165,12 @@ def _choice(names) -> click.Choice:
 @click.option("--save-every", type=int, help="With --save, also save every N epochs, so a crash loses at most N.")
 @click.option("--resume", type=click.Path(), help="Continue the run saved in this checkpoint; --epochs is the total.")
 @click.option("--plot", type=click.Path(), help="Plot loss and accuracy per epoch to this PNG (needs matplotlib).")
+@click.option("--log-csv", type=click.Path(), help="Write one CSV row per report to this file, flushed as it goes.")
+@click.option("--tensorboard", type=click.Path(), help="Write TensorBoard scalars to this directory (needs tensorboardX).")
 @click.option("--quiet", is_flag=True, help="Print only the final summary.")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 def train_command(data_path, metrics_out, save, save_every, resume, plot, quiet, debug, full_batch, layers, preset,
-                  dropout_text, **options) -> None:
+                  dropout_text, log_csv, tensorboard, **options) -> None:
     """Train a network on MNIST and report its accuracy.
 
     With no options this runs nnback's default recipe (the `fast` preset): [784, 800, 800, 10]
@@ -179,7 +181,7 @@ def train_command(data_path, metrics_out, save, save_every, resume, plot, quiet,
     --resume continues it exactly.
     """
     with _friendly_errors(debug):
-        outputs = Outputs(metrics_out, save, plot, save_every)
+        outputs = Outputs(metrics_out, save, plot, save_every, log_csv, tensorboard)
         if dropout_text is not None:
             options["dropout"] = _rates(dropout_text)
         _train(data_path, outputs, quiet, full_batch, layers, options, resume, preset)
@@ -244,6 +246,8 @@ class Outputs:
     save: str | None = None
     plot: str | None = None
     save_every: int | None = None
+    log_csv: str | None = None
+    tensorboard: str | None = None
 
     def check(self) -> None:
         if self.save_every is not None and (self.save_every < 1 or not self.save):
@@ -251,6 +255,7 @@ class Outputs:
         _writable(self.metrics_out, "--metrics-out")
         _writable(self.save, "--save")
         _writable(self.plot, "--plot")
+        _writable(self.log_csv, "--log-csv")
         if self.plot:
             require_matplotlib()
 
@@ -310,9 +315,12 @@ def _fit(run, outputs: Outputs, quiet: bool, data_note: dict):
     config, unit = run.config, _unit(run.config)
     progress = Progress(sys.stderr.isatty() and not quiet, config.epochs, run.position.epoch + 1)
     progress.previous = run.position.step
+    logs = _open_logs(outputs, run.history)
 
     def report(stats: dict) -> None:
         progress.clear()
+        for log in logs:
+            log(stats)
         if not quiet:
             click.echo(_report_line(stats, config.epochs, unit))
         if outputs.save_every and stats["epoch"] % outputs.save_every == 0 and stats["epoch"] < config.epochs:
@@ -330,6 +338,9 @@ def _fit(run, outputs: Outputs, quiet: bool, data_note: dict):
         except TrainingDiverged as error:
             progress.clear()
             raise click.ClickException(_diverged_message(error, config, outputs.save)) from None
+        finally:
+            for log in logs:
+                log.close()
 
 
 def _write_outputs(run, outputs: Outputs, metrics: dict, data_note: dict) -> None:
@@ -618,3 +629,26 @@ def export_command(model_path, out, format_, debug) -> None:
         except ExportUnavailable as error:
             raise click.ClickException(str(error)) from None
         click.echo(f"exported {model!r} to {out} ({format_}, {os.path.getsize(out)} bytes)")
+
+
+# ---------------------------------------------------------------------- per-report logs
+
+
+def _open_logs(outputs: Outputs, history: list[dict]) -> list:
+    """The --log-csv and --tensorboard logs. A resumed run's CSV starts with the earlier reports
+    (the file is written anew); TensorBoard keeps them in the directory's earlier event files."""
+    from .logs import CsvLog, LogUnavailable, TensorBoardLog
+
+    logs: list = []
+    if outputs.tensorboard:
+        if os.path.exists(outputs.tensorboard) and not os.path.isdir(outputs.tensorboard):
+            raise InputError(f"--tensorboard {outputs.tensorboard}: is a file; give a directory")
+        try:
+            logs.append(TensorBoardLog(outputs.tensorboard))
+        except LogUnavailable as error:
+            raise click.ClickException(str(error)) from None
+    if outputs.log_csv:
+        logs.append(CsvLog(outputs.log_csv))
+        for stats in history:
+            logs[-1](stats)
+    return logs
