@@ -19,6 +19,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from . import __version__
 from .activations import ACTIVATIONS
 from .augment import AUGMENTATIONS, get_augmentation, preview_keys
 from .atomic import write_json_atomic
@@ -112,7 +113,7 @@ def _report_line(stats: dict, epochs: int, unit: str) -> str:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="nnback")
+@click.version_option(__version__, package_name="nnback")
 def main() -> None:
     """nnback: train fully connected networks on MNIST, on the CPU (NumPy) or a GPU (CuPy)."""
 
@@ -323,7 +324,7 @@ def _fit(run, outputs: Outputs, quiet: bool, data_note: dict):
             log(stats)
         if not quiet:
             click.echo(_report_line(stats, config.epochs, unit))
-        if outputs.save_every and stats["epoch"] % outputs.save_every == 0 and stats["epoch"] < config.epochs:
+        if outputs.save and outputs.save_every and stats["epoch"] % outputs.save_every == 0 and stats["epoch"] < config.epochs:
             _save_checkpoint(outputs.save, run, data_note)
 
     # A diverging run overflows before the next report catches it; NumPy's warnings would only
@@ -390,7 +391,7 @@ def _shown(value) -> str:
 
 
 def _restore_run(saved, backend, config: TrainConfig, path: str):
-    checkpoint = restore(*saved, backend=backend, path=path)
+    checkpoint = restore(saved[0], saved[1], backend=backend, path=path)
     if checkpoint.position.epoch >= config.epochs:
         raise InputError(f"--resume {path}: the checkpoint has already trained {checkpoint.position.epoch} "
                          f"{_unit(config)}s; give a larger --epochs (it counts the total, not the extra)")
@@ -623,7 +624,7 @@ def export_command(model_path, out, format_, debug) -> None:
         _writable(out, "OUT")
         info, arrays = read_checkpoint(model_path)
         model = restore(info, arrays, path=model_path).model
-        meta = info.get("meta") if isinstance(info.get("meta"), dict) else {}
+        meta = info["meta"] if isinstance(info.get("meta"), dict) else {}
         try:
             export_model(model, out, format_, meta.get("classes"), meta.get("standardizer"))
         except ExportUnavailable as error:

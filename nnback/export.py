@@ -131,13 +131,15 @@ def onnx_model(model, classes: Sequence[str] | None = None, standardizer: dict |
         z = f"layers.{i}.z"
         nodes.append(helper.make_node("Gemm", [x, w_name, b_name], [z], name=f"layer{i}"))
         x = "probabilities" if i == len(pairs) - 1 else f"layers.{i}.a"
-        extra = {"axis": -1} if activation == "softmax" else {}
-        nodes.append(helper.make_node(_ONNX_OPS[activation], [z], [x], **extra))
+        if activation == "softmax":
+            nodes.append(helper.make_node("Softmax", [z], [x], axis=-1))
+        else:
+            nodes.append(helper.make_node(_ONNX_OPS[activation], [z], [x]))
     nodes.append(helper.make_node("ArgMax", ["probabilities"], ["label"], axis=1, keepdims=0))
     outputs = [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["n", n_outputs]),
                helper.make_tensor_value_info("label", TensorProto.INT64, ["n"])]
     if names is not None:
-        constants.append(helper.make_tensor("classes", TensorProto.STRING, [n_outputs], [s.encode() for s in names]))
+        constant("classes", np.array(names, dtype=object))  # a string tensor
         nodes.append(helper.make_node("Gather", ["classes", "label"], ["class_name"], axis=0))
         outputs.append(helper.make_tensor_value_info("class_name", TensorProto.STRING, ["n"]))
     graph = helper.make_graph(nodes, "nnback_mlp", [helper.make_tensor_value_info("features", TensorProto.FLOAT,
