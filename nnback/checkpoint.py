@@ -86,7 +86,7 @@ def save_checkpoint(path, model, optimizer, config, position: Position | None = 
                 shuffle_rng_state=rng_state, history=list(history), data=data or {})
     arrays[INFO_KEY] = np.frombuffer(json.dumps(info).encode("utf-8"), dtype=np.uint8)
     with atomic_write(path) as file:
-        np.savez(file, **arrays)
+        np.savez(file, **arrays)  # type: ignore[arg-type]  # mypy: **arrays might fill allow_pickle
 
 
 def _check_optimizer(optimizer, config: dict) -> None:
@@ -271,7 +271,7 @@ def _check_rng_state(state) -> None:
 def expected_arrays(info: dict) -> dict[str, tuple[int, ...]]:
     """Every array name the description implies, with its shape."""
     sizes = info["model"]["sizes"]
-    shapes = {}
+    shapes: dict[str, tuple[int, ...]] = {}
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         shapes[f"layers.{i}.w"], shapes[f"layers.{i}.b"] = (n_in, n_out), (n_out,)
     parameter_shapes = list(shapes.values())
@@ -321,7 +321,7 @@ def _annotation_types(annotation) -> tuple:
     names = [name.strip() for name in re.sub(r"\[.*?\]", "", str(annotation)).split("|")]
     if not all(name in _TYPE_NAMES for name in names):
         return ()
-    flat = []
+    flat: list[type] = []
     for name in names:
         kind = _TYPE_NAMES[name]
         flat.extend(kind if isinstance(kind, tuple) else (kind,))
