@@ -1,7 +1,8 @@
 """nox sessions: the test suite on each array backend, backend parity, and the benchmarks.
 
-    nox                          # tests on numpy and array-api-strict (+ cupy if a GPU), then parity
+    nox                          # tests on numpy and array-api-strict (+ cupy if a GPU), parity, typecheck
     nox -s "tests(backend='numpy')"
+    nox -s typecheck             # mypy over the package (configured in pyproject.toml)
     nox -s bench                 # CPU benchmark against PyTorch and scikit-learn (slow, optional)
 
 A session whose backend cannot run here (CuPy without an NVIDIA GPU) is skipped with a reason and
@@ -16,7 +17,7 @@ import subprocess
 
 import nox
 
-nox.options.sessions = ["tests", "parity"]
+nox.options.sessions = ["tests", "parity", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
 
 
@@ -55,6 +56,13 @@ def parity(session: nox.Session) -> None:
     extras = "test,cuda" if gpu_present() else "test"
     install(session, extras)
     session.run("pytest", "-q", "-rs", "tests/test_parity.py", "tests/test_noise.py", *session.posargs)
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy over nnback, with the optional libraries installed so that their types are checked too."""
+    install(session, "test,typecheck")
+    session.run("mypy", *session.posargs)
 
 
 @nox.session

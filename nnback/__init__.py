@@ -17,7 +17,7 @@ from .optimizers import SGD, Adam
 from .runner import TrainConfig, TrainResult, train
 from .training import Batches, Evaluation, evaluate, fit, train_step
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 __all__ = [
     "Adam", "Backend", "Batches", "Checkpoint", "Dataset", "Evaluation", "MLP", "SGD", "TrainConfig", "TrainResult",

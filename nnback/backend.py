@@ -73,7 +73,7 @@ def get_backend(device="cpu", dtype="float32", array_device=None) -> Backend:
     if not hasattr(xp, "__array_api_version__"):
         raise ValueError(f"{xp!r} is not an Array API namespace")
     if array_device is None:
-        array_device = device_of(xp.empty(0))
+        array_device = device_of(device.empty(0))  # `device`, not `xp`: mypy types xp as the numpy import above
     return Backend(xp.__name__.split(".")[-1], xp, array_device, getattr(xp, dtype))
 
 

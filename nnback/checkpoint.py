@@ -93,7 +93,7 @@ def save_checkpoint(path, model, optimizer_state: dict, *, position: Position | 
                 shuffle_rng_state=rng_state, history=list(history), meta=dict(meta or {}))
     arrays[INFO_KEY] = np.frombuffer(json.dumps(info).encode("utf-8"), dtype=np.uint8)
     with atomic_write(path) as file:
-        np.savez(file, **arrays)
+        np.savez(file, **arrays)  # type: ignore[arg-type]  # mypy: **arrays might fill allow_pickle
 
 
 def _split_state(state: dict) -> tuple[dict, dict]:
@@ -270,7 +270,7 @@ def _check_rng_state(state) -> None:
 def expected_arrays(info: dict) -> dict[str, tuple[int, ...]]:
     """Every array name the description implies, with its shape."""
     sizes = info["model"]["sizes"]
-    shapes = {}
+    shapes: dict[str, tuple[int, ...]] = {}
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         shapes[f"layers.{i}.w"], shapes[f"layers.{i}.b"] = (n_in, n_out), (n_out,)
     parameter_shapes = list(shapes.values())

@@ -19,6 +19,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from . import __version__
 from .atomic import write_json_atomic
 from .augment import get_augmentation, preview_keys
 from .backend import BackendUnavailable, get_backend, to_numpy
@@ -128,7 +129,7 @@ def _report_line(stats: dict, epochs: int, unit: str) -> str:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="nnback")
+@click.version_option(__version__, package_name="nnback")
 def main() -> None:
     """nnback: train fully connected networks on MNIST or your own data, on the CPU (NumPy) or a GPU (CuPy)."""
 
@@ -199,9 +200,12 @@ def _choice(names) -> click.Choice:
 @click.option("--save-every", type=int, help="With --save, also save every N epochs, so a crash loses at most N.")
 @click.option("--resume", type=click.Path(), help="Continue the run saved in this checkpoint; --epochs is the total.")
 @click.option("--plot", type=click.Path(), help="Plot loss and accuracy per epoch to this PNG (needs matplotlib).")
+@click.option("--log-csv", type=click.Path(), help="Write one CSV row per report to this file, flushed as it goes.")
+@click.option("--tensorboard", type=click.Path(), help="Write TensorBoard scalars to this directory (needs tensorboardX).")
 @click.option("--quiet", is_flag=True, help="Print only the final summary.")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
-def train_command(metrics_out, save, save_every, resume, plot, quiet, debug, preset, **options) -> None:
+def train_command(metrics_out, save, save_every, resume, plot, quiet, debug, preset, log_csv, tensorboard,
+                  **options) -> None:
     """Train a network and report its accuracy.
 
     With no options this runs nnback's default recipe (the `fast` preset) on the bundled MNIST:
@@ -213,7 +217,7 @@ def train_command(metrics_out, save, save_every, resume, plot, quiet, debug, pre
     --resume continues it exactly.
     """
     with _friendly_errors(debug):
-        outputs = Outputs(metrics_out, save, plot, save_every)
+        outputs = Outputs(metrics_out, save, plot, save_every, log_csv, tensorboard)
         changes = _given_options(options)
         if resume is not None and preset is not None:
             changes["preset"] = preset
@@ -281,6 +285,8 @@ class Outputs:
     save: str | None = None
     plot: str | None = None
     save_every: int | None = None
+    log_csv: str | None = None
+    tensorboard: str | None = None
 
     def check(self) -> None:
         if self.save_every is not None and (self.save_every < 1 or not self.save):
@@ -288,6 +294,7 @@ class Outputs:
         _writable(self.metrics_out, "--metrics-out")
         _writable(self.save, "--save")
         _writable(self.plot, "--plot")
+        _writable(self.log_csv, "--log-csv")
         if self.plot:
             require_matplotlib()
 
@@ -342,12 +349,16 @@ def _fit(run, outputs: Outputs, quiet: bool):
     config, unit = run.config, run.config.unit
     progress = Progress(sys.stderr.isatty() and not quiet, config.epochs, run.position.epoch + 1)
     progress.previous = run.position.step
+    logs = _open_logs(outputs, run.history)
 
     def report(stats: dict) -> None:
         progress.clear()
+        for log in logs:
+            log(stats)
         if not quiet:
             click.echo(_report_line(stats, config.epochs, unit))
-        if outputs.save_every and stats["epoch"] % outputs.save_every == 0 and stats["epoch"] < config.epochs:
+        if outputs.save and outputs.save_every and stats["epoch"] % outputs.save_every == 0 \
+                and stats["epoch"] < config.epochs:
             run.save(outputs.save)
 
     # A diverging run overflows before the next report catches it; NumPy's warnings would only
@@ -362,6 +373,9 @@ def _fit(run, outputs: Outputs, quiet: bool):
         except TrainingDiverged as error:
             progress.clear()
             raise click.ClickException(_diverged_message(error, config, outputs.save)) from None
+        finally:
+            for log in logs:
+                log.close()
 
 
 def _write_outputs(run, outputs: Outputs, metrics: dict) -> None:
@@ -562,3 +576,53 @@ def _prediction_lines(outputs, label: str | None, top: int, output_name: str, cl
         bar = "█" * int(round(20 * min(max(value, 0.0), 1.0)))
         lines.append(f"  {name:>{width}}  {shown}  {bar}".rstrip())
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------- export
+
+
+@main.command("export")
+@click.argument("model_path", metavar="MODEL", type=click.Path())
+@click.argument("out", metavar="OUT", type=click.Path())
+@click.option("--format", "format_", type=click.Choice(["onnx", "safetensors"]), default="onnx", show_default=True,
+              help="onnx: a graph for any ONNX runtime (needs nnback[onnx]); safetensors: nn.Linear weights.")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+def export_command(model_path, out, format_, debug) -> None:
+    """Export a saved MODEL to OUT for use without nnback (ONNX or safetensors).
+
+    The class names and feature standardiser stored with the model go into the file too.
+    """
+    from .export import ExportUnavailable, export_model
+
+    with _friendly_errors(debug):
+        _writable(out, "OUT")
+        model, info, _ = load_model(model_path)
+        standardizer = info.standardizer.as_dict() if info.standardizer is not None else None
+        try:
+            export_model(model, out, format_, list(info.classes), standardizer)
+        except ExportUnavailable as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(f"exported {model!r} to {out} ({format_}, {os.path.getsize(out)} bytes)")
+
+
+# ---------------------------------------------------------------------- per-report logs
+
+
+def _open_logs(outputs: Outputs, history: list[dict]) -> list:
+    """The --log-csv and --tensorboard logs. A resumed run's CSV starts with the earlier reports
+    (the file is written anew); TensorBoard keeps them in the directory's earlier event files."""
+    from .logs import CsvLog, LogUnavailable, TensorBoardLog
+
+    logs: list = []
+    if outputs.tensorboard:
+        if os.path.exists(outputs.tensorboard) and not os.path.isdir(outputs.tensorboard):
+            raise InputError(f"--tensorboard {outputs.tensorboard}: is a file; give a directory")
+        try:
+            logs.append(TensorBoardLog(outputs.tensorboard))
+        except LogUnavailable as error:
+            raise click.ClickException(str(error)) from None
+    if outputs.log_csv:
+        logs.append(CsvLog(outputs.log_csv))
+        for stats in history:
+            logs[-1](stats)
+    return logs

@@ -20,6 +20,7 @@ from .backend import get_backend, seeded_generators
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, read_checkpoint, restore, save_checkpoint
 from .config import SCHEDULES, ConfigError, TrainConfig, dropout_rates
 from .data import Dataset, Split
+from .environment import environment
 from .features import Standardizer
 from .formats import load_dataset
 from .losses import get_loss
@@ -463,6 +464,7 @@ def summary(run: Run) -> dict:
         "test_accuracy": final.get("test_accuracy"),
         "val_accuracy": final.get("val_accuracy"),
         "train_seconds": sum(entry["seconds"] for entry in history),
+        "environment": environment(),
     }
 
 

@@ -46,7 +46,7 @@ def _dtype(spec, align=False, copy=False):
 def _reconstructors() -> dict:
     """The globals NumPy's own pickles name; the array rebuilder is taken from NumPy itself."""
     reconstruct = np.zeros(0).__reduce__()[0]  # numpy(._)core.multiarray._reconstruct
-    allowed = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): _dtype,
+    allowed: dict[tuple[str, str], object] = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): _dtype,
                ("_codecs", "encode"): _latin1_encode}
     for core in ("numpy.core", "numpy._core"):
         allowed[(f"{core}.multiarray", "_reconstruct")] = reconstruct
