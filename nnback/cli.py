@@ -153,7 +153,7 @@ FLAGS = {"batch_size": "--batch-size/--full-batch", "patience": "--early-stoppin
 
 def _flag(field: str | None) -> str:
     """The command-line option for a TrainConfig field (library errors name fields)."""
-    return FLAGS.get(field, "--" + (field or "").replace("_", "-"))
+    return FLAGS.get(field or "", "--" + (field or "").replace("_", "-"))
 
 
 def _choice(names) -> click.Choice:

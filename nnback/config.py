@@ -54,7 +54,7 @@ class TrainConfig:
     loss: str = "cross-entropy"
     init: str = "he"
     optimizer: str = "momentum"
-    lr: float | None = None
+    lr: float = None  # type: ignore[assignment]  # None: the optimizer's default, resolved when built
     momentum: float = 0.9
     weight_decay: float = 0.0
     adam_eps: float = 1e-8
@@ -97,7 +97,7 @@ class TrainConfig:
         return values
 
     @classmethod
-    def from_dict(cls, values: dict) -> "TrainConfig":
+    def from_dict(cls, values: object) -> "TrainConfig":
         """A configuration from stored JSON; keys this version does not know are ignored, and every
         known value is validated as if typed in (ConfigError otherwise)."""
         if not isinstance(values, dict):

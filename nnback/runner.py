@@ -245,12 +245,12 @@ class Trainer:
         """The run as it stands, as the :class:`Checkpoint` that :meth:`save` would write (arrays
         where they live; ``.moved_to(backend)`` copies them elsewhere)."""
         return Checkpoint(self.model, self.optimizer.state(), dataclasses.replace(self.position),
-                          self.shuffle_rng.bit_generator.state, list(self.history), self.meta())
+                          dict(self.shuffle_rng.bit_generator.state), list(self.history), self.meta())
 
     def save(self, path) -> None:
         """A resumable checkpoint of the run as it stands (atomic; refuses non-finite weights)."""
         save_checkpoint(path, self.model, self.optimizer.state(), position=self.position,
-                        rng_state=self.shuffle_rng.bit_generator.state, history=self.history, meta=self.meta())
+                        rng_state=dict(self.shuffle_rng.bit_generator.state), history=self.history, meta=self.meta())
 
     @classmethod
     def resume(cls, checkpoint: Checkpoint, info: DataInfo, changes: dict | None = None, *, backend=None) -> "Trainer":

@@ -179,10 +179,11 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         info = DataInfo(n_features, tuple(str(c) for c in to_numpy(self.classes_).tolist()))
         self._trainer = Trainer(self._config(seed), info, backend=backend)
-        self.loss_curve_, self.n_iter_ = [], 0
-        self.best_loss_ = np.inf
+        self.loss_curve_: list[float] = []
+        self.n_iter_, self.best_loss_ = 0, np.inf
         if self.early_stopping:
-            self.validation_scores_, self.best_validation_score_ = [], -np.inf
+            self.validation_scores_: list[float] = []
+            self.best_validation_score_ = -np.inf
         return seeded_generators(seed)[2]
 
     def _train(self, x, labels, evaluation, stop_on_plateau: bool, epochs: int | None = None) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 from array_api_compat import array_namespace
 from array_api_compat import device as device_of
@@ -56,10 +56,10 @@ class Position:
 class Batches:
     """The training set and how to cut it: ``batch_size=None`` means full batch."""
 
-    x: object
-    y: object
+    x: Any
+    y: Any
     batch_size: int | None = None
-    rng: object = None
+    rng: Any = None
 
     @property
     def n(self) -> int:

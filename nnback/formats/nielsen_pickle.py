@@ -91,7 +91,7 @@ def _check_opcodes(raw: bytes) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pickletools warns about odd escapes in protocol-0 text
         for count, (opcode, argument, _) in enumerate(pickletools.genops(raw)):
-            if opcode.name in ("PUT", "BINPUT", "LONG_BINPUT") and argument > count:
+            if opcode.name in ("PUT", "BINPUT", "LONG_BINPUT") and isinstance(argument, int) and argument > count:
                 raise pickle.UnpicklingError(f"memo index {argument} at opcode {count} is out of sequence")
 
 
