@@ -1,6 +1,6 @@
 """nox sessions: the test suite on each array backend, backend parity, and the benchmarks.
 
-    nox                          # tests on numpy and array-api-strict (+ cupy if a GPU), parity, typecheck
+    nox                          # tests on numpy, array-api-strict, torch (+ cupy if a GPU), parity, typecheck
     nox -s "tests(backend='numpy')"
     nox -s typecheck             # mypy over the package (configured in pyproject.toml)
     nox -s bench                 # CPU benchmark against PyTorch and scikit-learn (slow, optional)
@@ -35,26 +35,32 @@ def skip_without_gpu(session: nox.Session) -> None:
         session.skip("no NVIDIA GPU here (nvidia-smi -L fails); the cupy backend needs one")
 
 
-def install(session: nox.Session, extras: str) -> None:
+# PyTorch's CPU build, as the third Array API library under test and the benchmarks' reference. A
+# pinned release: an open range can pull a multi-GB CUDA build.
+TORCH = "torch==2.13.0"
+
+
+def install(session: nox.Session, extras: str, *more: str) -> None:
     if session.venv_backend != "none":
-        session.install(f".[{extras}]")
+        session.install(f".[{extras}]", *more)
 
 
 @nox.session
-@nox.parametrize("backend", ["numpy", "array_api_strict", "cupy"])
+@nox.parametrize("backend", ["numpy", "array_api_strict", "torch", "cupy"])
 def tests(session: nox.Session, backend: str) -> None:
     """The whole test suite with one array backend."""
     if backend == "cupy":
         skip_without_gpu(session)
-    install(session, "test,cuda" if backend == "cupy" else "test")
+    install(session, "test,cuda" if backend == "cupy" else "test", *([TORCH] if backend == "torch" else []))
     session.run("pytest", "-q", "-m", "not slow", *session.posargs, env={"NNBACK_TEST_BACKENDS": backend})
 
 
 @nox.session
 def parity(session: nox.Session) -> None:
-    """Same seed, same numbers: every backend present against NumPy (CuPy ones only with a GPU)."""
+    """Same seed, same numbers: every backend present against NumPy (torch on the CPU; CuPy only
+    with a GPU)."""
     extras = "test,cuda" if gpu_present() else "test"
-    install(session, extras)
+    install(session, extras, TORCH)
     session.run("pytest", "-q", "-rs", "tests/test_parity.py", "tests/test_noise.py", *session.posargs)
 
 
@@ -68,6 +74,5 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """CPU benchmark: nnback vs PyTorch CPU and scikit-learn on the same networks (optional peers)."""
-    install(session, "bench")
-    session.install("torch", "scikit-learn")
+    install(session, "bench", TORCH, "scikit-learn")
     session.run("python", "benchmarks/bench_cpu.py", *session.posargs)

@@ -14,7 +14,7 @@ from functools import partial
 from array_api_compat import array_namespace
 from array_api_compat import device as device_of
 
-from .rng import random_bits, stream_key, uniform
+from .rng import random_integers, stream_key, uniform
 
 MNIST_SHAPE = (28, 28)
 MIN_SIDE_TO_SHIFT = 16  # the automatic choice: smaller images (8×8 digits) lose too much to a shift
@@ -57,8 +57,8 @@ def translate(x, key: int, max_shift: int = 2, shape=MNIST_SHAPE):
     """Shift each image by a random whole number of pixels in [−max_shift, max_shift] along each
     axis; pixels shifted in from outside are background (0)."""
     xp = array_namespace(x)
-    bits = random_bits(xp, (2, x.shape[0]), key, device_of(x))
-    shifts = xp.astype(bits % (2 * max_shift + 1), x.dtype) - float(max_shift)
+    draws = random_integers(xp, (2, x.shape[0]), key, 2 * max_shift + 1, device_of(x))
+    shifts = xp.astype(draws, x.dtype) - float(max_shift)
     rows, cols = _grid(xp, shape, x.dtype, device_of(x))
     return _gather(x, rows - xp.reshape(shifts[0, :], (-1, 1)), cols - xp.reshape(shifts[1, :], (-1, 1)), shape)
 

@@ -13,10 +13,11 @@ different streams never overlap in practice.
 
 from __future__ import annotations
 
-from array_api_compat import array_namespace
+from array_api_compat import array_namespace, is_torch_namespace
 from array_api_compat import device as device_of
 
 _GAMMA = 0x9E3779B97F4A7C15  # 2^64 / golden ratio, odd: n·γ visits every uint64 before repeating
+_MIX1, _MIX2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
 _MASK64 = (1 << 64) - 1
 
 
@@ -41,15 +42,53 @@ def random_bits(xp, shape: tuple[int, ...], key: int, device):
     for size in shape:
         count *= int(size)
     z = xp.arange(count, dtype=xp.uint64, device=device) * _GAMMA + key
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EB
+    z = (z ^ (z >> 30)) * _MIX1
+    z = (z ^ (z >> 27)) * _MIX2
     return xp.reshape(z ^ (z >> 31), shape)
+
+
+# PyTorch has uint64 tensors but no uint64 arithmetic. There the same stream is computed in int64,
+# whose +, * and ^ wrap exactly like uint64's (two's complement); only right shifts (made logical
+# by a mask), comparisons and remainders need care. The consumers below give identical numbers on
+# both paths.
+
+
+def _signed(value: int) -> int:
+    """A uint64 constant as the int64 with the same bits."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def _shift(z, bits: int, signed: bool):
+    """Logical right shift of uint64 bits held in ``z``."""
+    return (z >> bits) & ((1 << (64 - bits)) - 1) if signed else z >> bits
+
+
+def _stream(xp, shape: tuple[int, ...], key: int, device):
+    """(bits, signed): the stream as uint64, or as int64 bits where uint64 arithmetic is missing."""
+    if not is_torch_namespace(xp):
+        return random_bits(xp, shape, key, device), False
+    count = 1
+    for size in shape:
+        count *= int(size)
+    z = xp.arange(count, dtype=xp.int64, device=device) * _signed(_GAMMA) + _signed(key)
+    z = (z ^ _shift(z, 30, True)) * _signed(_MIX1)
+    z = (z ^ _shift(z, 27, True)) * _signed(_MIX2)
+    return xp.reshape(z ^ _shift(z, 31, True), shape), True
+
+
+def random_integers(xp, shape: tuple[int, ...], key: int, n: int, device):
+    """Integers in [0, n) as int64: the stream's uint64 bits modulo ``n``."""
+    bits, signed = _stream(xp, shape, key, device)
+    if not signed:
+        return xp.astype(bits % n, xp.int64)
+    # u % n from u = 2·(u >>> 1) + (u & 1), with every term non-negative in int64.
+    return (2 * (_shift(bits, 1, True) % n) + (bits & 1)) % n
 
 
 def uniform(xp, shape: tuple[int, ...], key: int, dtype, device):
     """Floats in [0, 1) from the top 24 bits (exact in float32 and float64)."""
-    bits = random_bits(xp, shape, key, device) >> 40
-    return xp.astype(bits, dtype) * (1.0 / (1 << 24))
+    bits, signed = _stream(xp, shape, key, device)
+    return xp.astype(_shift(bits, 40, signed), dtype) * (1.0 / (1 << 24))
 
 
 def keep_mask(like, rate: float, key: int):
@@ -57,5 +96,9 @@ def keep_mask(like, rate: float, key: int):
     else 1 / (1 − rate), so the expected activation is unchanged and evaluation needs no scaling."""
     xp = array_namespace(like)
     threshold = min(int(rate * 2.0**64), _MASK64)
-    keep = random_bits(xp, tuple(like.shape), key, device_of(like)) >= threshold
+    bits, signed = _stream(xp, tuple(like.shape), key, device_of(like))
+    if signed:  # an unsigned comparison is a signed one with the top bits flipped
+        keep = (bits ^ _signed(1 << 63)) >= _signed(threshold ^ (1 << 63))
+    else:
+        keep = bits >= threshold
     return xp.astype(keep, like.dtype) * (1.0 / (1.0 - rate))

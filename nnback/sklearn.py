@@ -17,7 +17,7 @@ import dataclasses
 import numbers
 
 import numpy as np
-from array_api_compat import array_namespace, is_cupy_array
+from array_api_compat import array_namespace, is_cupy_array, is_torch_array
 from array_api_compat import device as device_of
 
 try:
@@ -360,7 +360,8 @@ def _batch_size(batch_size, n_samples: int) -> int | None:
 def _on_device(array) -> bool:
     """A non-NumPy array nnback can train on in place (CuPy, or any Array API array such as
     array-api-strict's): checked and kept in its own namespace, never copied to the host."""
-    return is_cupy_array(array) or (hasattr(array, "__array_namespace__") and not isinstance(array, np.ndarray))
+    return (is_cupy_array(array) or is_torch_array(array)
+            or (hasattr(array, "__array_namespace__") and not isinstance(array, np.ndarray)))
 
 
 def _where(X, backend):

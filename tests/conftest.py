@@ -1,5 +1,5 @@
 """Shared fixtures: every backend test is written once and runs on numpy, array-api-strict and
-(where a GPU is present) cupy. ``NNBACK_TEST_BACKENDS`` (comma-separated) narrows the set, which is
+(where a GPU is present) cupy; torch (CPU) runs where it is installed. ``NNBACK_TEST_BACKENDS`` (comma-separated) narrows the set, which is
 how the nox ``tests`` session runs one backend per session."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 import nnback
 from nnback.backend import BackendUnavailable, get_backend
 
-ALL_BACKENDS = ("numpy", "array_api_strict", "cupy")
+ALL_BACKENDS = ("numpy", "array_api_strict", "torch", "cupy")
 
 
 def _selected() -> tuple[str, ...]:
@@ -30,6 +30,13 @@ def make_backend(name: str, dtype: str = "float64"):
         # device, so a forgotten device= or a host round trip fails here instead of on a GPU.
         strict.set_array_api_strict_flags(boolean_indexing=False, data_dependent_shapes=False)
         return get_backend(strict, dtype, array_device=strict.Device("device1"))
+    if name == "torch":
+        # A third real array library through array-api-compat, on the CPU: proves "any Array
+        # API namespace" without a GPU (skipped where torch is not installed).
+        pytest.importorskip("torch")
+        import array_api_compat.torch as xp
+
+        return get_backend(xp, dtype)
     if name == "cupy":
         try:
             return get_backend("cuda", dtype)
