@@ -194,10 +194,10 @@ def stratified_sample(labels: np.ndarray, size: int, rng) -> np.ndarray:
     room = counts - 1 if size <= labels.size - classes.size else counts
     quota = np.minimum(np.floor(size * counts / labels.size).astype(np.int64), room)
     remainder = size * counts / labels.size - quota
-    for k in np.argsort(-remainder, kind="stable"):
-        if quota.sum() >= size:
-            break
-        quota[k] += min(room[k] - quota[k], size - quota.sum())
+    order = np.argsort(-remainder, kind="stable")
+    while quota.sum() < size:  # one more row each, largest remainder first, where a class has room
+        for k in order[quota[order] < room[order]][: size - quota.sum()]:
+            quota[k] += 1
     picked = [rng.choice(np.flatnonzero(inverse == k), size=int(q), replace=False) for k, q in enumerate(quota) if q]
     return np.sort(np.concatenate(picked)) if picked else np.zeros(0, dtype=np.int64)
 
