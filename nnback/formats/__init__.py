@@ -144,7 +144,9 @@ def _test_sibling(train: Path) -> Path | None:
     found = matches[-1]
     test_word = {"train": "test", "Train": "Test", "TRAIN": "TEST"}.get(found.group(), "test")
     test = train.with_name(train.name[: found.start()] + test_word + train.name[found.end():])
-    return test if test.is_file() else None
+    if not (test.exists() or test.is_symlink()):
+        return None
+    return regular(test, "test CSV file")  # stat only: a FIFO named like the sibling is refused, not opened
 
 
 def _read_idx(files: IdxSet) -> Parts:

@@ -70,10 +70,11 @@ def _read_exactly(stream, expected: int, path: Path) -> bytes:
     while total <= expected and (chunk := stream.read(min(CHUNK, expected + 1 - total))):
         chunks.append(chunk)
         total += len(chunk)
-    if total != expected:
-        more = "more than" if total > expected else ""
-        raise DataError(f"{path}: holds {more}{' ' if more else ''}{total} data bytes, the header promises "
-                        f"{expected} ({'trailing data' if more else 'truncated?'})")
+    if total > expected:
+        raise DataError(f"{path}: holds more than the {expected} data bytes the header promises "
+                        "(trailing data, or a gzip bomb); refused")
+    if total < expected:
+        raise DataError(f"{path}: holds {total} data bytes, the header promises {expected} (truncated?)")
     return b"".join(chunks)
 
 
@@ -113,7 +114,7 @@ def idx_sets(directory: Path) -> dict[str, dict[tuple[str, str], Path]]:
     sets: dict[str, dict[tuple[str, str], Path]] = {}
     for path in sorted(directory.iterdir()):
         role = _role(path)
-        if role is None or not path.is_file():  # is_file stats: a FIFO is skipped, never opened
+        if role is None or path.is_dir():  # a FIFO stays, to be refused by name when it is read
             continue
         key, part, kind = role
         members = sets.setdefault(key, {})

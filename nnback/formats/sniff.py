@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import zlib
 from pathlib import Path
 
@@ -81,10 +82,10 @@ def read_bytes(path: Path) -> bytes:
     regular(path)
     try:
         with open(path, "rb") as handle:
-            raw = handle.read(MAX_BYTES + 1)
+            if os.fstat(handle.fileno()).st_size > MAX_BYTES:
+                raise DataError(f"{path}: holds more than {MAX_BYTES >> 20} MiB; too large to read")
+            raw = handle.read()
             if raw[:2] != GZIP_MAGIC:
-                if len(raw) > MAX_BYTES:
-                    raise DataError(f"{path}: holds more than {MAX_BYTES >> 20} MiB; too large to read")
                 return raw
         cap = min(MAX_BYTES, max(MAX_RATIO * len(raw), MIN_CAP))
         with gzip.GzipFile(fileobj=io.BytesIO(raw), mode="rb") as stream:
