@@ -79,7 +79,7 @@ class Dataset:
             for array, dtype in ((split.features, np.float32), (split.labels, np.int64)):
                 array = np.ascontiguousarray(array, dtype=dtype)
                 digest.update(repr(array.shape).encode())
-                digest.update(memoryview(array).cast("B"))
+                digest.update(array.reshape(-1).view(np.uint8) if array.size else b"")
         return digest.hexdigest()
 
 
@@ -168,16 +168,18 @@ def hold_out_validation(train: Split, val_size: int | None, shuffle_rng=None, sp
     if val_size == 0:
         return Split(features, labels), Split(features[cut:], labels[cut:]), "validation: none (val_size 0)"
     present = np.unique(labels)
-    missing = np.setdiff1d(present, labels[cut:])
-    if val_size < present.size or missing.size == 0:
+    missing = np.setdiff1d(present, labels[cut:])  # classes the last rows lack
+    emptied = np.setdiff1d(present, labels[:cut])  # classes the last rows would take entirely
+    if (val_size < present.size or missing.size == 0) and emptied.size == 0:
         return (Split(features[:cut], labels[:cut]), Split(features[cut:], labels[cut:]),
                 f"validation: the last {val_size:,} training rows")
     seeded = split_rng is None
     picked = stratified_sample(labels, val_size, np.random.default_rng(0) if seeded else split_rng)
     keep = np.ones(n, dtype=bool)
     keep[picked] = False
-    note = (f"validation: a stratified sample of {val_size:,} training rows{', seed 0' if seeded else ''} "
-            f"(the last {val_size:,} rows miss {missing.size} of the {present.size} classes; sorted by class?)")
+    why = (f"the last {val_size:,} rows hold every row of {emptied.size} classes" if emptied.size else
+           f"the last {val_size:,} rows miss {missing.size} of the {present.size} classes; sorted by class?")
+    note = f"validation: a stratified sample of {val_size:,} training rows{', seed 0' if seeded else ''} ({why})"
     return Split(features[keep], labels[keep]), Split(features[picked], labels[picked]), note
 
 

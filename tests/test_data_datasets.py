@@ -297,3 +297,15 @@ def test_bundled_mnist_is_unchanged():
     assert data.classes == tuple("0123456789") and data.image_shape == (28, 28)
     assert data.train.images is data.train.features
     assert "validation: the last 10,000 training rows" in data.notes
+
+
+def test_validation_never_takes_every_row_of_a_class(tmp_path):
+    """Found by fuzzing: the last rows held the only row of a class, leaving training without it."""
+    rows = [f"{k % 2},{k}.5" for k in range(12)] + ["7,99.5"]
+    (tmp_path / "t_train.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "t_test.csv").write_text("0,1.5\n1,2.5\n")
+    data = load_dataset(tmp_path / "t_train.csv", val_size=2)
+    assert "7" in np.array(data.classes)[data.train.labels]
+    assert any("hold every row of 1 classes" in note for note in data.notes)
+    with pytest.raises(DataError, match="val_size 12 leaves class .* with no training rows"):
+        load_dataset(tmp_path / "t_train.csv", val_size=12)

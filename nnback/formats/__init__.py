@@ -88,6 +88,8 @@ def load_dataset(path=None, val_size: int | None = None, shuffle_rng=None, *, la
     else:
         train, val, note = hold_out_validation(train, val_size, shuffle_rng, split_rng)
         notes.append(note)
+        _refuse_emptied(train, val, names, f"{path}: val_size {len(val)}", "validation")
+    _refuse_emptied(train, test, names, f"{path}: the test hold-out", "test")
     return Dataset(train, val, test, source=str(path), classes=names, image_shape=shape, notes=tuple(notes))
 
 
@@ -223,6 +225,14 @@ def _codes(part: Part, names: tuple[str, ...], what: str) -> np.ndarray:
         raise DataError(f"{part.where}: class {printable(repr(unknown[0]), 40)} appears only in the {what} set "
                         f"({len(unknown)} such classes); the training set has {_list(names)}")
     return np.array([index[name] for name in found.tolist()], dtype=np.int64)[inverse]
+
+
+def _refuse_emptied(train: Split, held: Split, names, what: str, part: str) -> None:
+    """A class whose every row was held out: the model could never learn it."""
+    lost = np.setdiff1d(held.labels, train.labels)
+    if lost.size:
+        raise DataError(f"{what} leaves class {printable(repr(names[lost[0]]), 40)} with no training rows "
+                        f"(it appears only in the {part} set); the data has too few rows of it")
 
 
 def _hold_out_test(whole: Split, fraction: float, rng, name: str, where: str):
