@@ -277,8 +277,22 @@ def test_read_examples_of_a_pair_is_the_test_part(tmp_path):
 
 
 def test_npz_without_labels_reads_as_examples_but_does_not_train(tmp_path):
-    np.savez(tmp_path / "x.npz", x=np.zeros((4, 3)), y=np.array([0, 1, 0, 1]))
-    assert read_examples(tmp_path / "x.npz").labels.tolist() == ["0", "1", "0", "1"]
+    np.savez(tmp_path / "xy.npz", x=np.zeros((4, 3)), y=np.array([0, 1, 0, 1]))
+    assert read_examples(tmp_path / "xy.npz").labels.tolist() == ["0", "1", "0", "1"]
+    np.savez(tmp_path / "x.npz", x=np.zeros((4, 3)))
+    examples = read_examples(tmp_path / "x.npz")
+    assert examples.labels is None and examples.features.shape == (4, 3)
+    with pytest.raises(DataError, match=r"x.npz \(x\): has no labels"):
+        load_dataset(tmp_path / "x.npz")
+
+
+@pytest.mark.parametrize("dtype, scale", [(np.uint8, 255), (np.uint16, 65535)])
+def test_npz_rows_of_pixels_are_images(tmp_path, dtype, scale):
+    x = (np.arange(40 * 64) % 256).astype(dtype).reshape(40, 64)
+    np.savez(tmp_path / "p.npz", x=x, y=np.arange(40) % 2)
+    examples = read_examples(tmp_path / "p.npz")
+    assert examples.image_shape == (8, 8)
+    np.testing.assert_array_equal(examples.features, x.astype(np.float32) / np.float32(scale))
 
 
 def test_fingerprint_tells_same_size_files_apart(tmp_path):

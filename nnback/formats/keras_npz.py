@@ -29,8 +29,8 @@ def read_npz(path: Path) -> Parts:
                 if len(test) == 1:
                     raise DataError(f"{path}: holds {test.pop()} without its partner; a test part needs x_test and y_test")
                 keys = KEYS if test else KEYS[:2]
-            elif "x" in files and "y" in files:
-                keys = ("x", "y")
+            elif "x" in files:  # without y: rows to predict on, which cannot train
+                keys = ("x", "y") if "y" in files else ("x",)
             else:
                 held = ", ".join(printable(name) for name in archive.files) or "nothing"
                 missing = ", ".join(key for key in KEYS[:2] if key not in files)
@@ -42,7 +42,7 @@ def read_npz(path: Path) -> Parts:
     except Exception as error:  # zipfile and numpy raise many types for a damaged archive
         raise DataError(f"{path}: damaged npz archive ({describe(error)})") from None
     if "x" in arrays:
-        return Parts(train=Part(arrays["x"], arrays["y"], f"{path} (x, y)"))
+        return Parts(train=Part(arrays["x"], arrays.get("y"), f"{path} (x, y)" if "y" in arrays else f"{path} (x)"))
     train = Part(arrays["x_train"], arrays["y_train"], f"{path} (x_train, y_train)")
     if "x_test" not in arrays:
         return Parts(train=train)
