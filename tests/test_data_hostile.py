@@ -164,3 +164,25 @@ def test_honest_small_gzip_files_far_beyond_100x_still_load(tmp_path):
     sample.train_images[:] = zeros
     data = load_dataset(write_idx_dir(tmp_path, sample), val_size=0)
     assert data.train.features.max() == 0
+
+
+def test_npz_member_inflating_past_the_bound_is_refused(tmp_path, monkeypatch):
+    sniff = sys.modules["nnback.formats.sniff"]  # the package's name "sniff" is the function
+
+    np.savez_compressed(tmp_path / "z.npz", x=np.zeros((2**21, 4), np.uint8), y=np.arange(2**21) % 2)
+    monkeypatch.setattr(sniff, "MIN_CAP", 2**20)  # 8 MiB of zeros deflate to about 8 KB: 1000x
+    refused(tmp_path / "z.npz", "z.npz", "x inflates from", "refused as a zip bomb")
+
+
+def test_npz_header_promising_more_than_the_member_holds(tmp_path):
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (2**40,)})
+    with zipfile.ZipFile(tmp_path / "f.npz", "w") as archive:
+        archive.writestr("x.npy", header.getvalue() + bytes(64))
+        buffer = io.BytesIO()
+        np.save(buffer, np.arange(8) % 2)
+        archive.writestr("y.npy", buffer.getvalue())
+    refused(tmp_path / "f.npz", "f.npz", "x promises 8,796,093,022,208 bytes", "damaged or forged")

@@ -70,7 +70,8 @@ def features_of(part: Part, shape: tuple | None) -> np.ndarray:
     """(n, d) float32: images scaled to [0, 1], tabular values as they are (finite numbers)."""
     x = part.x
     if x.ndim < 2:
-        raise DataError(f"{part.where}: samples of shape {x.shape}; expected (n, features) or (n, height, width[, channels])")
+        raise DataError(f"{part.where}: samples of shape {x.shape}; "
+                        "expected (n, features) or (n, height, width[, channels])")
     n = x.shape[0]
     if n == 0:
         raise DataError(f"{part.where}: holds no rows (empty dataset)")

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..data import DataError
 from .checks import Part, Parts, describe, printable
-from .sniff import regular
+from .sniff import inflate_cap, regular
 
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 
@@ -27,7 +27,8 @@ def read_npz(path: Path) -> Parts:
             if {"x_train", "y_train"} <= files:
                 test = {"x_test", "y_test"} & files
                 if len(test) == 1:
-                    raise DataError(f"{path}: holds {test.pop()} without its partner; a test part needs x_test and y_test")
+                    raise DataError(f"{path}: holds {test.pop()} without its partner; "
+                                    "a test part needs x_test and y_test")
                 keys = KEYS if test else KEYS[:2]
             elif "x" in files:  # without y: rows to predict on, which cannot train
                 keys = ("x", "y") if "y" in files else ("x",)
@@ -53,7 +54,28 @@ def read_npz(path: Path) -> Parts:
     return Parts(train=train, test=test)
 
 
+def _check_member(archive, key: str, path: Path) -> None:
+    """Refuse a member that would inflate past the gzip bounds, or whose .npy header promises more
+    bytes than the member holds (NumPy allocates the whole promised array before reading it)."""
+    info = archive.zip.getinfo(key + ".npy") if key + ".npy" in archive.zip.namelist() else archive.zip.getinfo(key)
+    cap = inflate_cap(info.compress_size)
+    if info.file_size > cap:
+        raise DataError(f"{path}: {key} inflates from {info.compress_size:,} to {info.file_size:,} bytes "
+                        f"(over {cap:,}); refused as a zip bomb")
+    with archive.zip.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        if version not in ((1, 0), (2, 0)):
+            return  # NumPy itself refuses what it cannot read
+        reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = reader(member)
+        promised = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if not dtype.hasobject and promised > info.file_size:
+            raise DataError(f"{path}: {key} promises {promised:,} bytes of {dtype} {shape} but holds "
+                            f"{info.file_size:,}; damaged or forged")
+
+
 def _array(archive, key: str, path: Path) -> np.ndarray:
+    _check_member(archive, key, path)
     try:
         array = archive[key]
     except ValueError as error:

@@ -87,7 +87,7 @@ def read_bytes(path: Path) -> bytes:
             raw = handle.read()
             if raw[:2] != GZIP_MAGIC:
                 return raw
-        cap = min(MAX_BYTES, max(MAX_RATIO * len(raw), MIN_CAP))
+        cap = inflate_cap(len(raw))
         with gzip.GzipFile(fileobj=io.BytesIO(raw), mode="rb") as stream:
             chunks, total = [], 0
             while chunk := stream.read(min(CHUNK, cap + 1 - total)):
@@ -99,6 +99,11 @@ def read_bytes(path: Path) -> bytes:
     except GZIP_ERRORS as error:
         raise DataError(f"{path}: damaged or unreadable ({reason(error)})") from None
     return b"".join(chunks)
+
+
+def inflate_cap(compressed: int) -> int:
+    """The most bytes ``compressed`` bytes of gzip or zip data may inflate to before it is a bomb."""
+    return min(MAX_BYTES, max(MAX_RATIO * compressed, MIN_CAP))
 
 
 def reason(error: Exception) -> str:
