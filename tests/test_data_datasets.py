@@ -323,3 +323,9 @@ def test_validation_never_takes_every_row_of_a_class(tmp_path):
     assert any("hold every row of 1 classes" in note for note in data.notes)
     with pytest.raises(DataError, match="val_size 12 leaves class .* with no training rows"):
         load_dataset(tmp_path / "t_train.csv", val_size=12)
+
+
+def test_tabular_value_beyond_float32_is_refused_with_its_place(tmp_path):
+    (tmp_path / "t.csv").write_text("a,b,label\n1.5,2,x\n1e39,3,y\n2.5,4,x\n")
+    with pytest.raises(DataError, match="line 3, column 1: value inf is NaN or infinite .or too large for float32"):
+        load_dataset(tmp_path / "t.csv")

@@ -80,7 +80,8 @@ def features_of(part: Part, shape: tuple | None) -> np.ndarray:
     if x.dtype.kind not in "iuf" and x.dtype != np.bool_:
         raise DataError(f"{part.where}: values have dtype {printable(str(x.dtype))}; expected numbers")
     if shape is None:
-        return _finite(flat.astype(np.float32), part)
+        with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, refused just below
+            return _finite(flat.astype(np.float32), part)
     if int(np.prod(shape)) != d:
         raise DataError(f"{part.where}: an image shape that does not divide the feature count: "
                         f"{'x'.join(map(str, shape))} = {int(np.prod(shape))} values, but each sample holds {d}")
