@@ -4,9 +4,9 @@ No quoting: cells are split at commas (surrounding quotes are dropped from names
 A header is a first line that is not all numbers, unless most of its cells are numbers where the
 other lines hold numbers: then it is a damaged data row and the error names line 1. The label
 column is ``label_column`` (a header name, or a 0-based index), else a column named label, class,
-target or y (any case), else the only column that is not numeric, else the first column. Features
-must be finite numbers; labels are whole numbers or names. Blank and whitespace-only lines are
-skipped but still counted, so every error names the file's own line and column.
+target or y (any case), else the only column of names (no number in its first 50 lines), else the
+first column. Features must be finite numbers; labels are whole numbers or names. Blank and
+whitespace-only lines are skipped but still counted, so every error names the file's own line.
 """
 
 from __future__ import annotations
