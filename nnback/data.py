@@ -1,17 +1,15 @@
-"""Read, verify and split MNIST on the host. No device code lives here.
+"""Datasets on the host: the Split and Dataset types, the bundled MNIST, and the validation hold-out.
 
 The bundled files are the original IDX files of Y. LeCun, C. Cortes and C. Burges (CC BY-SA 3.0),
 gzip-compressed. Every file is checked as it is read (magic number, counts, image size, and for the
 bundled copy the SHA-256 of the decompressed bytes), so a damaged file names itself instead of
-training a silently wrong model.
+training a silently wrong model. Other formats and other data sets are read by :mod:`nnback.formats`.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import struct
-import zlib
+import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -19,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
-N_PIXELS, N_CLASSES = 784, 10
+N_PIXELS, N_CLASSES = 784, 10  # MNIST facts; other data sets carry their own in Dataset
+MAX_VAL_SIZE = 10_000
 FILES = {
     "train_images": "train-images-idx3-ubyte",
     "train_labels": "train-labels-idx1-ubyte",
@@ -34,44 +33,53 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class Split:
-    """One part of a dataset on the host: images (n, 784) float in [0, 1], labels (n,) int64."""
+    """One part of a dataset on the host: features (n, d) float32 and labels (n,) int64 codes.
 
-    images: np.ndarray
+    Image features are in [0, 1]; tabular features are the file's values (standardising is the
+    model's business, fitted on the training split only).
+    """
+
+    features: np.ndarray
     labels: np.ndarray
+
+    images = property(lambda self: self.features)  # the name from MNIST-only days
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
-    @property
-    def features(self) -> np.ndarray:  # TEMPORARY: the data branch renames images to features
-        return self.images
-
 
 @dataclass(frozen=True)
 class Dataset:
-    """Train, validation (possibly empty) and test splits, plus where they came from."""
+    """Train, validation (possibly empty) and test splits, where they came from, and what they mean.
+
+    Label code ``k`` means ``classes[k]``. ``image_shape`` is (h, w) or (h, w, c) when each row is an
+    image, None for tabular rows. ``notes`` are one-line sentences saying what the loader decided.
+    """
 
     train: Split
     val: Split
     test: Split
     source: str
-    classes: tuple = tuple("0123456789")  # TEMPORARY until the data branch lands
-    image_shape: tuple | None = (28, 28)
-    notes: tuple = ()
+    classes: tuple[str, ...] = tuple("0123456789")
+    image_shape: tuple[int, ...] | None = (28, 28)
+    notes: tuple[str, ...] = ()
 
     @property
     def n_features(self) -> int:
-        return int(self.train.images.shape[1])
+        return int(self.train.features.shape[1])
 
     @property
     def n_classes(self) -> int:
         return len(self.classes)
 
     def fingerprint(self) -> str:
-        digest = hashlib.sha256()
-        for part in (self.train, self.val, self.test):
-            digest.update(np.ascontiguousarray(part.images).tobytes())
-            digest.update(np.ascontiguousarray(part.labels).tobytes())
+        """Hex SHA-256 of the classes, image shape and every split's bytes: same data, same print."""
+        digest = hashlib.sha256(json.dumps([list(self.classes), self.image_shape]).encode())
+        for split in (self.train, self.val, self.test):
+            for array, dtype in ((split.features, np.float32), (split.labels, np.int64)):
+                array = np.ascontiguousarray(array, dtype=dtype)
+                digest.update(repr(array.shape).encode())
+                digest.update(array.reshape(-1).view(np.uint8) if array.size else b"")
         return digest.hexdigest()
 
 
@@ -81,35 +89,21 @@ def bundled_dir() -> Path:
 
 
 def read_idx(path: Path, magic: int, expected_sha256: str | None = None) -> np.ndarray:
-    """Read one IDX file (gzip or raw): images as (n, rows * cols) uint8, labels as (n,) uint8."""
+    """One MNIST IDX file (gzip or raw): images as (n, 784) uint8, labels as (n,) uint8."""
+    from .formats.idx import read_idx_array  # formats imports this module; import when called
+
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise DataError(f"{path}: cannot read ({error.strerror or error})") from None
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as error:
-            raise DataError(f"{path}: damaged gzip data ({error})") from None
-    if expected_sha256 is not None and hashlib.sha256(raw).hexdigest() != expected_sha256:
-        raise DataError(f"{path}: SHA-256 checksum mismatch; the bundled file is damaged, reinstall nnback")
+    data = read_idx_array(path, expected_sha256)
+    kind = "image" if magic == IMAGE_MAGIC else "label"
     n_dims = 3 if magic == IMAGE_MAGIC else 1
-    header = 4 + 4 * n_dims
-    if len(raw) < header:
-        raise DataError(f"{path}: too short to be an IDX file ({len(raw)} bytes)")
-    found = struct.unpack(">i", raw[:4])[0]
-    if found != magic:
-        kind = "image" if magic == IMAGE_MAGIC else "label"
+    if data.dtype != np.uint8 or data.ndim != n_dims:
+        found = 0x800 + data.ndim if data.dtype == np.uint8 else f"{data.dtype} x {data.ndim}-D"
         raise DataError(f"{path}: bad magic number {found}, expected {magic} for an IDX {kind} file")
-    dims = struct.unpack(f">{n_dims}i", raw[4:header])
-    if magic == IMAGE_MAGIC and dims[1:] != (28, 28):
-        raise DataError(f"{path}: images are {dims[1]}x{dims[2]}, expected 28x28")
-    expected = int(np.prod(dims))
-    if len(raw) - header != expected:
-        raise DataError(f"{path}: holds {len(raw) - header} data bytes, the header promises {expected} (truncated?)")
-    data = np.frombuffer(raw, dtype=np.uint8, offset=header)
-    return data.reshape(dims[0], dims[1] * dims[2]) if magic == IMAGE_MAGIC else data
+    if magic == IMAGE_MAGIC:
+        if data.shape[1:] != (28, 28):
+            raise DataError(f"{path}: images are {data.shape[1]}x{data.shape[2]}, expected 28x28")
+        return data.reshape(data.shape[0], N_PIXELS)
+    return data
 
 
 def _find(directory: Path, stem: str) -> Path:
@@ -150,21 +144,67 @@ def _as_split(images: np.ndarray, labels: np.ndarray) -> Split:
     return Split(pixels, labels.astype(np.int64))
 
 
-def split_train(train: Split, val_size: int, shuffle_rng=None) -> tuple[Split, Split]:
-    """Hold out the last ``val_size`` training images for validation (after an optional seeded
-    shuffle of the whole training set, as the full-batch notebooks do). Every format splits here."""
+def auto_val_size(n_train: int) -> int:
+    """The default validation size: a sixth of the training rows, at most 10,000 (MNIST: 10,000)."""
+    return min(MAX_VAL_SIZE, n_train // 6)
+
+
+def hold_out_validation(train: Split, val_size: int | None, shuffle_rng=None, split_rng=None):
+    """(train, val, note): the last ``val_size`` training rows validate, after an optional seeded
+    shuffle of the whole training set (as the full-batch notebooks do). When those last rows miss a
+    class of the training set (a file sorted by class), a stratified sample drawn with ``split_rng``
+    (default seed 0) validates instead, so early stopping does not watch a single class."""
     n = len(train)
+    if val_size is None:
+        val_size = auto_val_size(n)
     if not 0 <= val_size < n:
-        raise DataError(f"--val-size {val_size} must be between 0 and {n - 1} (the training data holds {n} images)")
-    images, labels = train.images, train.labels
+        raise DataError(f"val_size {val_size} does not fit {n:,} training rows; give 0 to {n - 1:,} "
+                        "(at least one row must stay for training)")
+    features, labels = train.features, train.labels
     if shuffle_rng is not None:
         order = shuffle_rng.permutation(n)
-        images, labels = images[order], labels[order]
+        features, labels = features[order], labels[order]
     cut = n - val_size
-    return Split(images[:cut], labels[:cut]), Split(images[cut:], labels[cut:])
+    if val_size == 0:
+        return Split(features, labels), Split(features[cut:], labels[cut:]), "validation: none (val_size 0)"
+    present = np.unique(labels)
+    missing = np.setdiff1d(present, labels[cut:])  # classes the last rows lack
+    emptied = np.setdiff1d(present, labels[:cut])  # classes the last rows would take entirely
+    if (val_size < present.size or missing.size == 0) and emptied.size == 0:
+        return (Split(features[:cut], labels[:cut]), Split(features[cut:], labels[cut:]),
+                f"validation: the last {val_size:,} training rows")
+    seeded = split_rng is None
+    picked = stratified_sample(labels, val_size, np.random.default_rng(0) if seeded else split_rng)
+    keep = np.ones(n, dtype=bool)
+    keep[picked] = False
+    why = (f"the last {val_size:,} rows hold every row of {emptied.size} classes" if emptied.size else
+           f"the last {val_size:,} rows miss {missing.size} of the {present.size} classes; sorted by class?")
+    note = f"validation: a stratified sample of {val_size:,} training rows{', seed 0' if seeded else ''} ({why})"
+    return Split(features[keep], labels[keep]), Split(features[picked], labels[picked]), note
 
 
-def load_mnist(path=None, val_size: int = 10_000, shuffle_rng=None) -> Dataset:
+def split_train(train: Split, val_size: int | None, shuffle_rng=None, split_rng=None) -> tuple[Split, Split]:
+    """:func:`hold_out_validation` without its note (the name older callers use)."""
+    kept, val, _ = hold_out_validation(train, val_size, shuffle_rng, split_rng)
+    return kept, val
+
+
+def stratified_sample(labels: np.ndarray, size: int, rng) -> np.ndarray:
+    """Sorted indices of ``size`` rows drawn class by class in proportion to the class counts
+    (largest remainders first), leaving every class at least one unpicked row where possible."""
+    classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    room = counts - 1 if size <= labels.size - classes.size else counts
+    quota = np.minimum(np.floor(size * counts / labels.size).astype(np.int64), room)
+    remainder = size * counts / labels.size - quota
+    order = np.argsort(-remainder, kind="stable")
+    while quota.sum() < size:  # one more row each, largest remainder first, where a class has room
+        for k in order[quota[order] < room[order]][: size - quota.sum()]:
+            quota[k] += 1
+    picked = [rng.choice(np.flatnonzero(inverse == k), size=int(q), replace=False) for k, q in enumerate(quota) if q]
+    return np.sort(np.concatenate(picked)) if picked else np.zeros(0, dtype=np.int64)
+
+
+def load_mnist(path=None, val_size: int | None = 10_000, shuffle_rng=None) -> Dataset:
     """MNIST as a :class:`Dataset`: the bundled copy (checksummed) or an IDX directory ``path``.
 
     Default split: the first 50,000 training images train, the last 10,000 validate, the 10,000
@@ -174,6 +214,8 @@ def load_mnist(path=None, val_size: int = 10_000, shuffle_rng=None) -> Dataset:
     if not directory.is_dir():
         raise DataError(f"{directory}: not a directory of MNIST IDX files")
     arrays = read_idx_dir(directory, verify=path is None)
-    train, val = split_train(_as_split(arrays["train_images"], arrays["train_labels"]), val_size, shuffle_rng)
+    whole = _as_split(arrays["train_images"], arrays["train_labels"])
+    train, val, note = hold_out_validation(whole, val_size, shuffle_rng)
     test = _as_split(arrays["test_images"], arrays["test_labels"])
-    return Dataset(train, val, test, source=str(directory))
+    notes = ("images: 28x28 MNIST digits, pixels scaled to [0, 1]", "classes: the digits 0-9", note)
+    return Dataset(train, val, test, source=str(directory), notes=notes)

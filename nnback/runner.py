@@ -402,7 +402,7 @@ def prepare(config: TrainConfig | None = None, data: Dataset | None = None, *, b
         name: (backend.asarray(part.features), backend.asarray(part.labels, backend.xp.int64))
         for name, part in (("val", data.val), ("test", data.test))
     })
-    decisions = [*getattr(data, "notes", ()), *trainer.decisions()]
+    decisions = [*data.notes, *trainer.decisions()]
     return Run(trainer, data, x, y, evaluation, decisions)
 
 

@@ -27,7 +27,17 @@ def make_sample(n_train: int = 8, n_test: int = 5, seed: int = 0) -> Sample:
     rng = np.random.default_rng(seed)
     images = lambda n: rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)  # noqa: E731
     labels = lambda n: rng.integers(0, 10, size=n).astype(np.uint8)  # noqa: E731
-    return Sample(images(n_train), labels(n_train), images(n_test), labels(n_test))
+    train_images, train_labels, test_images, test_labels = images(n_train), labels(n_train), images(n_test), labels(n_test)
+    if n_train:  # the last 3 training rows (validation) and the test rows hold only classes of the
+        known = np.unique(train_labels[: max(n_train - 3, 1)])  # first rows, as a classifier needs
+        train_labels[-3:] = known[train_labels[-3:] % known.size]
+        test_labels = known[test_labels % known.size]
+    return Sample(train_images, train_labels, test_images, test_labels)
+
+
+def decoded(data, split) -> np.ndarray:
+    """A split's labels as the class names they stand for, as integers (for comparing with a Sample)."""
+    return np.array([int(data.classes[code]) for code in split.labels], dtype=np.int64)
 
 
 def unit(images: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from mnist_files import make_sample, nielsen_content, write_csv_pair, write_npz, write_pickle
 from nnback.cli import main
 
-TINY = ["--layers", "784,16,10", "--epochs", "1", "--batch-size", "4", "--val-size", "4", "--quiet"]
+TINY = ["--hidden", "16", "--epochs", "1", "--batch-size", "4", "--val-size", "4", "--quiet"]
 
 
 def train(path, *extra):

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from mnist_files import (csv_text, idx_bytes, make_sample, nielsen_content, python2_pickle, unit, write_csv_pair,
                          write_idx_dir, write_npz)
 from nnback.data import FILES, DataError
-from nnback.formats import load_dataset
+from nnback.formats import load_dataset, read_examples
 
 SAMPLE = make_sample(n_train=6, n_test=3, seed=7)
 # 200 examples per loader by default (about 1 s each); NNBACK_FUZZ_EXAMPLES=5000 for a long hunt.
@@ -47,21 +47,39 @@ def load_or_refuse(path, val_size: int, own_val: bool = False):
         event("refused with a DataError")
         return None
     event("loaded")
-    for name in ("train", "val", "test"):
-        split = getattr(data, name)
-        images, labels = split.images, split.labels
-        assert images.dtype == np.float32 and labels.dtype == np.int64
-        assert images.ndim == 2 and images.shape[1] == 784 and labels.shape == (images.shape[0],)
-        assert np.isfinite(images).all() and images.min(initial=0) >= 0 and images.max(initial=0) <= 1
-        assert labels.min(initial=0) >= 0 and labels.max(initial=0) <= 9
-    assert len(data.train) >= 1 and len(data.test) >= 1
-    assert own_val or len(data.val) == val_size
+    check_sane(data)
+    assert own_val or val_size is None or len(data.val) == val_size
     return data
 
 
+def check_sane(data) -> None:
+    """What every loaded Dataset promises, whatever the file said."""
+    assert data.n_classes >= 2 and len(set(data.classes)) == data.n_classes
+    for name in ("train", "val", "test"):
+        split = getattr(data, name)
+        features, labels = split.features, split.labels
+        assert features.dtype == np.float32 and labels.dtype == np.int64
+        assert features.ndim == 2 and features.shape[1] == data.n_features and labels.shape == (features.shape[0],)
+        assert np.isfinite(features).all()
+        if data.image_shape is not None:
+            assert int(np.prod(data.image_shape)) == data.n_features
+            assert features.min(initial=0) >= 0 and features.max(initial=0) <= 1
+        assert labels.min(initial=0) >= 0 and labels.max(initial=0) < data.n_classes
+    assert len(data.train) >= 1 and len(data.test) >= 1
+    assert set(np.unique(np.concatenate([data.val.labels, data.test.labels]))) <= set(np.unique(data.train.labels))
+    assert len(data.fingerprint()) == 64
+
+
+def rows(features, labels):
+    """Rows with their labels, sorted: a multiset, equal whichever rows a stratified hold-out took."""
+    table = np.column_stack([np.asarray(labels, np.float64), features.astype(np.float64)])
+    return table[np.lexsort(table.T[::-1])]
+
+
 def whole_train(data):
-    return (np.concatenate([data.train.images, data.val.images]),
-            np.concatenate([data.train.labels, data.val.labels]))
+    """(features, label names as ints) of the training and validation rows, as a sorted multiset."""
+    labels = np.array([int(data.classes[k]) for k in np.concatenate([data.train.labels, data.val.labels])])
+    return rows(np.concatenate([data.train.features, data.val.features]), labels)
 
 
 @st.composite
@@ -91,7 +109,8 @@ VAL_SIZES = st.integers(0, 7)
 # --- random bytes, routed into every reader by a format's first bytes ---------------------------
 
 PREFIXES = [b"", b"\x1f\x8b\x08\x00", b"PK\x03\x04", b"PK\x05\x06", b"\x80\x02", b"\x80\x05", b"(", b"(lp0\n",
-            b"\x00\x00\x08\x03", b"\x00\x00\x08\x01", b"label,", b"5,0,0,"]
+            b"\x00\x00\x08\x03", b"\x00\x00\x08\x01", b"\x00\x00\x0b\x03", b"\x00\x00\x0d\x04", b"\x00\x00\x0c\x02",
+            b"label,", b"5,0,0,", b"a,b,species\n", b"1.5,2,x\n"]
 
 
 @FUZZ
@@ -117,7 +136,7 @@ def reference_idx(raw: bytes, images: bool):
             return None
     dims = 3 if images else 1
     if len(raw) < 4 + 4 * dims or struct.unpack(">i", raw[:4])[0] != (2051 if images else 2049):
-        return None
+        return None  # (a mutated type code or rank could still be a valid IDX file: only sanity then)
     shape = struct.unpack(f">{dims}i", raw[4:4 + 4 * dims])
     body = np.frombuffer(raw[4 + 4 * dims:], np.uint8)
     if (images and shape[1:] != (28, 28)) or body.size != np.prod(shape):
@@ -134,14 +153,18 @@ def test_mutated_idx(work, key, gz, data, val_size):
     mutated = data.draw(mutations(valid))
     (directory / (FILES[key] + (".gz" if gz else ""))).write_bytes(mutated)
     loaded = load_or_refuse(directory, val_size)
-    if loaded is None:
-        return
     expected = reference_idx(mutated, images=key.endswith("images"))
-    assert expected is not None, "a file the reference refuses was loaded"
-    part = whole_train(loaded) if key.startswith("train") else (loaded.test.images, loaded.test.labels)
-    got = part[0] if key.endswith("images") else part[1]
-    want = unit(expected.reshape(-1, 28, 28)) if key.endswith("images") else expected.astype(np.int64)
-    np.testing.assert_array_equal(got, want)
+    if loaded is None or expected is None:
+        return
+    if key == "train_images":
+        np.testing.assert_array_equal(whole_train(loaded)[:, 1:], rows(unit(expected.reshape(-1, 28, 28)),
+                                                                        SAMPLE.train_labels)[:, 1:])
+    elif key == "train_labels":
+        np.testing.assert_array_equal(whole_train(loaded)[:, 0], rows(unit(SAMPLE.train_images), expected)[:, 0])
+    elif key == "test_images":
+        np.testing.assert_array_equal(loaded.test.features, unit(expected.reshape(-1, 28, 28)))
+    else:
+        np.testing.assert_array_equal(np.array(loaded.classes)[loaded.test.labels].astype(int), expected)
 
 
 # --- CSV -----------------------------------------------------------------------------------------
@@ -163,18 +186,20 @@ def mutated_csv(draw) -> bytes:
 
 
 def reference_csv(raw: bytes):
-    """An independent reading of a CSV training file: (images uint8, labels) or None."""
+    """An independent reading of a valid MNIST CSV training file: (images uint8, labels) or None.
+    A header is a first line of mostly non-numbers; every other line is 785 whole numbers, pixels
+    0-255. (The loader reads more than this, such as tabular rows: those get only sanity checks.)"""
     try:
         lines = [line for line in raw.decode("utf-8-sig").split("\n") if line.strip()]
-        rows = [line.split(",") for line in lines]
-        if rows and not _number(rows[0][0]):
-            rows = rows[1:]
-        values = np.array([[float(cell) for cell in row] for row in rows], dtype=np.float64)
+        table = [line.split(",") for line in lines]
+        if table and sum(not _number(cell) for cell in table[0]) * 2 >= len(table[0]):
+            table = table[1:]
+        values = np.array([[float(cell) for cell in row] for row in table], dtype=np.float64)
     except (ValueError, UnicodeDecodeError):
         return None
     if values.ndim != 2 or values.shape[1] != 785 or not np.isfinite(values).all() or (values % 1).any():
         return None
-    if values.min() < 0 or values[:, 1:].max() > 255 or values[:, 0].max() > 9:
+    if values[:, 1:].min() < 0 or values[:, 1:].max() > 255:
         return None
     return values[:, 1:].astype(np.uint8), values[:, 0].astype(np.int64)
 
@@ -193,13 +218,11 @@ def test_mutated_csv(work, raw, val_size):
     path = write_csv_pair(work(), SAMPLE)
     path.write_bytes(raw)
     loaded = load_or_refuse(path, val_size)
-    if loaded is None:
-        return
     expected = reference_csv(raw)
-    assert expected is not None, "a file the reference refuses was loaded"
-    images, labels = whole_train(loaded)
-    np.testing.assert_array_equal(images, unit(expected[0]))
-    np.testing.assert_array_equal(labels, expected[1])
+    if loaded is None or expected is None:
+        return
+    if loaded.image_shape is not None:
+        np.testing.assert_array_equal(whole_train(loaded), rows(unit(expected[0]), expected[1]))
 
 
 # --- npz -----------------------------------------------------------------------------------------
@@ -215,8 +238,9 @@ def test_mutated_npz(work, data, val_size):
     if loaded is None:
         return
     with np.load(path, allow_pickle=False) as archive:  # zip CRCs make this an independent check
-        np.testing.assert_array_equal(whole_train(loaded)[0], unit(archive["x_train"].reshape(-1, 28, 28)))
-        np.testing.assert_array_equal(loaded.test.labels, archive["y_test"].astype(np.int64))
+        np.testing.assert_array_equal(whole_train(loaded), rows(unit(archive["x_train"].reshape(-1, 28, 28)),
+                                                                archive["y_train"]))
+        np.testing.assert_array_equal(np.array(loaded.classes)[loaded.test.labels].astype(int), archive["y_test"])
 
 
 # --- pickle --------------------------------------------------------------------------------------
@@ -236,3 +260,69 @@ def test_mutated_pickle(work, which, gz, data, val_size):
     loaded = load_or_refuse(path, val_size, own_val=True)
     if loaded is not None:  # whatever val_size says, a pickle keeps its own validation split
         assert len(loaded.val) >= 1
+
+
+# --- any classification data: tabular CSV with names, single-part npz, IDX of other types ---------
+
+TABULAR = "sepal,petal,species\n" + "".join(
+    f"{1 + k * 0.37:.2f},{(k * 7) % 5 - 2.5},{['setosa', 'versicolor', 'virginica'][k % 3]}\n" for k in range(24))
+TABULAR_CELLS = ["", "x", "nan", "-inf", "1e308", "1e39", "setosa", "SETOSA", " virginica ", "\"a\"", "3", "3.0",
+                 "0x1", "\x00", "\n", ",", "label", "\u00e9t\u00e9"]
+
+
+@st.composite
+def mutated_tabular(draw) -> bytes:
+    if draw(st.booleans()):
+        cells = TABULAR.split(",")
+        for _ in range(draw(st.integers(1, 4))):
+            cells[draw(st.integers(0, len(cells) - 1))] = draw(st.sampled_from(TABULAR_CELLS))
+        return ",".join(cells).encode()
+    return draw(mutations(TABULAR.encode()))
+
+
+@FUZZ
+@given(raw=mutated_tabular(), label_column=st.sampled_from([None, "species", 2, "0", "nope", 5]),
+       image_shape=st.sampled_from(["auto", None, (1, 2), (2, 2)]))
+def test_mutated_tabular_csv(work, raw, label_column, image_shape):
+    path = work() / "iris.csv"
+    path.write_bytes(raw)
+    try:
+        data = load_dataset(path, label_column=label_column, image_shape=image_shape)
+    except DataError as error:
+        assert str(error) and "\n" not in str(error)
+        return
+    check_sane(data)
+    examples = read_examples(path, label_column=label_column, image_shape=image_shape)
+    assert len(examples.features) == len(data.train) + len(data.val) + len(data.test)
+    assert set(examples.labels) == set(data.classes)  # every row's class, in file order, by name
+    np.testing.assert_array_equal(rows(examples.features, np.unique(examples.labels, return_inverse=True)[1]),
+                                  rows(np.concatenate([data.train.features, data.val.features, data.test.features]),
+                                       np.concatenate([data.train.labels, data.val.labels, data.test.labels])))
+
+
+@FUZZ
+@given(data=st.data(), strings=st.booleans())
+def test_mutated_single_part_npz(work, data, strings):
+    directory = work()
+    x = np.arange(60, dtype=np.float64).reshape(20, 3) / 7
+    y = np.array(["cat", "dog"])[np.arange(20) % 2] if strings else np.arange(20) % 4
+    np.savez_compressed(directory / "valid.npz", x=x, y=y)
+    path = directory / "mutated.npz"
+    path.write_bytes(data.draw(mutations((directory / "valid.npz").read_bytes())))
+    loaded = load_or_refuse(path, None if data.draw(st.booleans()) else 2)
+    if loaded is not None:
+        with np.load(path, allow_pickle=False) as archive:
+            assert len(loaded.train) + len(loaded.val) + len(loaded.test) == len(archive["x"])
+
+
+@FUZZ
+@given(key=st.sampled_from(list(FILES)), data=st.data())
+def test_mutated_int16_idx(work, key, data):
+    directory = work()
+    arrays = {k: v.astype(">i2") for k, v in IDX_ARRAYS.items()}
+    for name, array in arrays.items():
+        raw = bytes([0, 0, 0x0B, array.ndim]) + struct.pack(f">{array.ndim}i", *array.shape) + array.tobytes()
+        if name == key:
+            raw = data.draw(mutations(raw))
+        (directory / FILES[name]).write_bytes(raw)
+    load_or_refuse(directory, 0)

@@ -1,125 +1,199 @@
-"""Every MNIST format the classic notebooks used, recognised by content, read into one Dataset.
+"""Classification data in the common file formats, recognised by content, read into one Dataset.
 
-``--data PATH`` accepts:
+``load_dataset(path)`` accepts:
 
-* a directory of the four IDX files (gzip or raw), or any one IDX file in such a directory;
-* CSV files of a label then 784 pixels 0-255 per line, with or without a header row. PATH is the
-  training file (``mnist_train.csv``); the test file is its sibling with ``train`` in the name
-  replaced by ``test`` (``mnist_test.csv``). PATH may also be a directory holding exactly one CSV
-  file with ``train`` and one with ``test`` in its name;
-* Keras' ``mnist.npz`` (x_train, y_train, x_test, y_test), read without pickle;
-* Nielsen's ``mnist.pkl.gz``, read by an unpickler that admits only NumPy arrays and tuples.
-  Its own 50,000 / 10,000 validation split is kept, so ``--val-size`` does not apply to it;
+* IDX files of any image size and type (MNIST, Fashion-MNIST, EMNIST, QMNIST...): a directory
+  holding one set of ``*train*images*``, ``*train*labels*``, ``*test*|*t10k*`` images and labels
+  files (gzip or raw), or any one of those files (its partners are found by name);
+* CSV files of numeric features and a label column (see :mod:`.csv_text`). A file named *train*
+  whose *test* sibling exists is a pair; any other file is one part, and a test set is held out.
+  A directory may hold one *train* CSV (and its sibling) or a single ``.csv`` file;
+* npz files (x_train, y_train, x_test, y_test; or x, y), read without pickle;
+* Nielsen's ``mnist.pkl.gz``, read by an unpickler that admits only NumPy arrays and tuples. Its
+  own validation split is kept, so ``val_size`` does not apply to it;
 * a directory holding exactly one npz or pickle file.
 
-The format is told from the bytes (gzip is looked through), never from the file name; names only
-pair a training CSV with its test CSV. Whatever the format, the result is the same: images float32
-in [0, 1] of shape (n, 784), labels int64 0-9, and every defect is a one-line DataError naming the
-file, what is wrong and what was expected.
+Whatever the format, the result is a :class:`~nnback.data.Dataset`: features float32 (n, d)
+(images in [0, 1], tabular rows raw), labels int64 codes into ``classes``, and ``notes`` saying
+what was decided. Every defect is a one-line DataError naming the file and, where it can, the line.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
-from ..data import FILES, Dataset, DataError, load_mnist, read_idx_dir, split_train
-from .checks import Parts, checked_split
+import numpy as np
+
+from ..data import FILES, Dataset, DataError, Split, hold_out_validation, load_mnist, read_idx_dir, split_train
+from ..data import stratified_sample
+from .checks import Part, Parts, choose_shape, features_of, label_keys, printable
 from .csv_text import read_csv
+from .idx import IdxSet, find_set, idx_sets, read_idx_array
 from .keras_npz import read_npz
 from .nielsen_pickle import read_pickle
-from .sniff import CSV, IDX, NPZ, PICKLE, sniff
+from .sniff import CSV, IDX, NPZ, PICKLE, regular, sniff
 
-__all__ = ["DataError", "Examples", "load_dataset", "read_examples", "read_parts"]
+__all__ = ["DataError", "Examples", "FILES", "load_dataset", "read_examples", "read_idx_dir", "split_train"]
+
+SHOWN_CLASSES = 12
 
 
-from dataclasses import dataclass as _dataclass
+@dataclass(frozen=True)
+class Examples:
+    """Rows to evaluate or predict: features as load_dataset scales them, labels as class names."""
 
-
-@_dataclass(frozen=True)
-class Examples:  # TEMPORARY until the data branch lands
-    features: object
-    labels: object
-    image_shape: object
+    features: np.ndarray
+    labels: np.ndarray | None
+    image_shape: tuple | None
     source: str
 
 
-def read_examples(path=None, *, label_column=None, image_shape="auto"):  # TEMPORARY
-    data = load_dataset(path, 0)
-    return Examples(data.test.images, data.test.labels.astype(str), (28, 28), data.source)
+def load_dataset(path=None, val_size: int | None = None, shuffle_rng=None, *, label_column=None,
+                 image_shape="auto", test_fraction: float = 0.2, split_rng=None) -> Dataset:
+    """The data at ``path`` (the bundled MNIST when None), split into train, validation and test.
 
-
-def load_dataset(path=None, val_size: int | None = 10_000, shuffle_rng=None, **_ignored) -> Dataset:  # TEMPORARY kwargs
-    """MNIST from ``path`` in any supported format (the bundled copy when ``path`` is None).
-
-    The last ``val_size`` training images (after an optional seeded shuffle) validate, unless the
-    file brings its own validation split (Nielsen's pickle), which is kept as it is.
+    ``val_size`` None: a sixth of the training rows, at most 10,000. A single file with no test
+    part gives a stratified ``test_fraction`` of its rows to the test set (``split_rng``, default
+    seed 0). ``image_shape``: "auto", a shape (h, w[, c]) to force images, or None for tabular.
     """
-    val_size = 10_000 if val_size is None else val_size
     if path is None:
         return load_mnist(None, val_size, shuffle_rng)
-    parts = read_parts(Path(path))
-    if parts.val is not None:
-        train, val = parts.train, parts.val
+    if not 0 < test_fraction < 1:
+        raise DataError(f"test_fraction {test_fraction} must be between 0 and 1")
+    path = Path(path)
+    parts, notes = read_parts(path, label_column)
+    shape = choose_shape(parts.train, image_shape if image_shape != "auto" else parts.image_shape)
+    notes.append(_shape_note(parts.train, shape))
+    keys = _labels(parts.train)
+    whole = _features(parts.train, shape, parts.train)
+    classes, codes = np.unique(keys, return_inverse=True)
+    names = tuple(str(value) for value in classes)
+    if len(names) < 2:
+        raise DataError(f"{parts.train.where}: every row is of class {printable(repr(names[0]), 40)}; "
+                        "a classifier needs two or more classes")
+    notes.append(f"classes sorted {'numerically' if keys.dtype.kind == 'i' else 'as text'}: {_list(names)}")
+    train = Split(whole, codes.astype(np.int64))
+    if parts.test is None:
+        train, test, note = _hold_out_test(train, test_fraction, split_rng, path.name, parts.train.where)
+        notes.append(note)
     else:
-        train, val = split_train(parts.train, val_size, shuffle_rng)
-    return Dataset(train, val, parts.test, source=str(path))
+        codes = _codes(parts.test, names, "test")
+        test = Split(_features(parts.test, shape, parts.train), codes)
+    if parts.val is not None:
+        features = _features(parts.val, shape, parts.train)
+        val = Split(features, _codes(parts.val, names, "validation"))
+        notes.append(f"validation: the file's own split ({len(val):,} rows; val_size does not apply)")
+    else:
+        train, val, note = hold_out_validation(train, val_size, shuffle_rng, split_rng)
+        notes.append(note)
+        _refuse_emptied(train, val, names, f"{path}: val_size {len(val)}", "validation")
+    _refuse_emptied(train, test, names, f"{path}: the test hold-out", "test")
+    return Dataset(train, val, test, source=str(path), classes=names, image_shape=shape, notes=tuple(notes))
 
 
-def read_parts(path: Path) -> Parts:
-    """The splits a file or directory holds, checked, before any validation hold-out."""
+def read_examples(path=None, *, label_column=None, image_shape="auto") -> Examples:
+    """Rows to evaluate or predict on: every row of a single file in file order, or the test part
+    of a pair, a directory, an npz with a test part, or the bundled MNIST (path None)."""
+    if path is None:
+        test = load_mnist(None, 0).test
+        return Examples(test.features, np.array([str(k) for k in test.labels]), (28, 28), "bundled MNIST (test)")
+    path = Path(path)
+    parts, _ = read_parts(path, label_column)
+    part = parts.train if parts.test is None else parts.test
+    shape = choose_shape(part, image_shape if image_shape != "auto" else parts.image_shape)
+    features = _features(part, shape, part)
+    labels = None if part.y is None else np.array([str(key) for key in label_keys(part).tolist()])
+    return Examples(features, labels, shape, str(path))
+
+
+def read_parts(path: Path, label_column=None) -> tuple[Parts, list[str]]:
+    """The parts a file or directory holds, checked, before any hold-out; and notes on reading them."""
     if path.is_dir():
-        return _read_directory(path)
+        return _read_directory(path, label_column)
     if not path.exists():
         raise DataError(f"{path}: no such file or directory")
     kind = sniff(path)
     if kind == IDX:
-        return _read_idx(path.parent)
+        return _read_idx(find_set(path.parent, chosen=path)), []
     if kind == NPZ:
-        return read_npz(path)
+        return read_npz(path), []
     if kind == PICKLE:
-        return read_pickle(path)
-    return Parts(train=read_csv(path, "training"), test=read_csv(_test_sibling(path), "test"))
+        return read_pickle(path), []
+    return _read_csvs(path, label_column)
 
 
-def _read_idx(directory: Path) -> Parts:
-    arrays = read_idx_dir(directory)
-    return Parts(
-        train=checked_split(arrays["train_images"], arrays["train_labels"], f"{directory} (training IDX files)"),
-        test=checked_split(arrays["test_images"], arrays["test_labels"], f"{directory} (test IDX files)"),
-    )
+def _read_csvs(path: Path, label_column) -> tuple[Parts, list[str]]:
+    train, how = read_csv(path, "training" if _test_sibling(path) else "all rows", label_column)
+    notes = [f"labels: {how}"]
+    sibling = _test_sibling(path)
+    if sibling is None:
+        return Parts(train=train), notes
+    test, _ = read_csv(sibling, "test", label_column)
+    if test.x.shape[1] != train.x.shape[1]:
+        raise DataError(f"{sibling}: test rows have {test.x.shape[1]} features but training rows "
+                        f"({path.name}) have {train.x.shape[1]}")
+    notes.append(f"test: {sibling.name}, the test sibling of {path.name}")
+    return Parts(train=train, test=test), notes
 
 
-def _test_sibling(train: Path) -> Path:
-    """mnist_train.csv -> mnist_test.csv (the last "train" in the name, in any case)."""
+def _test_sibling(train: Path) -> Path | None:
+    """mnist_train.csv -> mnist_test.csv (the last "train" in the name, in any case), if it exists."""
     matches = list(re.finditer("train", train.name, flags=re.IGNORECASE))
     if not matches:
-        raise DataError(f"{train}: cannot tell where the test CSV is; name the training file "
-                        "*train*.csv and put its *test* sibling beside it (mnist_train.csv, mnist_test.csv)")
+        return None
     found = matches[-1]
     test_word = {"train": "test", "Train": "Test", "TRAIN": "TEST"}.get(found.group(), "test")
     test = train.with_name(train.name[: found.start()] + test_word + train.name[found.end():])
-    if not test.is_file():
-        raise DataError(f"{train}: the test CSV {test.name} is missing beside it; put it there "
-                        "(a label then 784 pixels per line, like the training file)")
-    return test
+    if not (test.exists() or test.is_symlink()):
+        return None
+    return regular(test, "test CSV file")  # stat only: a FIFO named like the sibling is refused, not opened
 
 
-def _read_directory(directory: Path) -> Parts:
-    if any((directory / stem).is_file() or (directory / f"{stem}.gz").is_file() for stem in FILES.values()):
-        return _read_idx(directory)
+def _read_idx(files: IdxSet) -> Parts:
+    arrays = {key: read_idx_array(getattr(files, key)) for key in
+              ("train_images", "train_labels", "test_images", "test_labels")}
+    parts = {}
+    for part in ("train", "test"):
+        images, labels = arrays[f"{part}_images"], arrays[f"{part}_labels"]
+        where = getattr(files, f"{part}_images").parent
+        if labels.ndim == 2 and labels.shape[1] >= 1:  # QMNIST's idx2 labels: the class comes first
+            labels = labels[:, 0]
+        if labels.ndim != 1:
+            raise DataError(f"{getattr(files, f'{part}_labels')}: labels of shape {labels.shape}; "
+                            "expected (n,) or QMNIST's (n, 8)")
+        if images.ndim not in (2, 3, 4):
+            raise DataError(f"{getattr(files, f'{part}_images')}: samples of shape {images.shape}; "
+                            "expected (n, height, width[, channels])")
+        if len(images) != len(labels):
+            raise DataError(f"{where}: {len(images)} {part} images but {len(labels)} {part} labels")
+        parts[part] = Part(images, labels, f"{getattr(files, f'{part}_images')} ({part} images)")
+    if parts["train"].x.shape[1:] != parts["test"].x.shape[1:]:
+        size = lambda p: "x".join(map(str, p.x.shape[1:]))  # noqa: E731
+        raise DataError(f"{files.train_images.parent}: train images are {size(parts['train'])} but test images "
+                        f"{size(parts['test'])}; they must match")
+    return Parts(train=parts["train"], test=parts["test"])
+
+
+def _read_directory(directory: Path, label_column) -> tuple[Parts, list[str]]:
+    if idx_sets(directory):
+        return _read_idx(find_set(directory)), []
     files = sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith("."))
     kinds = {p: _kind_or_none(p) for p in files}
     single = [p for p in files if kinds[p] in (NPZ, PICKLE)]
+    csvs = [p for p in files if kinds[p] == CSV and re.search(r"\.csv(\.gz)?$", p.name, re.IGNORECASE)]
     trains = [p for p in files if kinds[p] == CSV and "train" in p.name.lower()]
-    if len(single) == 1 and not trains:
+    if len(single) == 1 and not trains and not csvs:
         return read_parts(single[0])
     if len(trains) == 1 and not single:
-        return read_parts(trains[0])
+        return read_parts(trains[0], label_column)
+    if len(csvs) == 1 and not single and not trains:
+        return read_parts(csvs[0], label_column)
     found = ", ".join(f"{p.name} ({kinds[p]})" for p in files if kinds[p]) or "no data files"
     raise DataError(f"{directory}: cannot tell which files to read (found {found}); give a directory "
-                    "of the four IDX files, of one *train*.csv and one *test*.csv, or of one npz or "
-                    "pickle file, or give the file itself")
+                    "of one IDX set, of one *train*.csv and its *test*.csv, of one .csv file, or of one "
+                    "npz or pickle file, or give the file itself")
 
 
 def _kind_or_none(path: Path) -> str | None:
@@ -127,3 +201,65 @@ def _kind_or_none(path: Path) -> str | None:
         return sniff(path)
     except DataError:
         return None
+
+
+def _features(part: Part, shape, train: Part) -> np.ndarray:
+    if part is not train and part.x.shape[1:] != train.x.shape[1:]:
+        raise DataError(f"{part.where}: samples of shape {part.x.shape[1:]} but the training samples "
+                        f"{train.x.shape[1:]}; they must match")
+    return features_of(part, shape)
+
+
+def _labels(part: Part) -> np.ndarray:
+    if part.y is None:
+        raise DataError(f"{part.where}: has no labels; training needs a label per row")
+    return label_keys(part)
+
+
+def _codes(part: Part, names: tuple[str, ...], what: str) -> np.ndarray:
+    """Label codes of a test or validation part, in the training classes."""
+    found, inverse = np.unique(np.array([str(key) for key in _labels(part).tolist()]), return_inverse=True)
+    index = {name: code for code, name in enumerate(names)}
+    unknown = [name for name in found.tolist() if name not in index]
+    if unknown:
+        raise DataError(f"{part.where}: class {printable(repr(unknown[0]), 40)} appears only in the {what} set "
+                        f"({len(unknown)} such classes); the training set has {_list(names)}")
+    return np.array([index[name] for name in found.tolist()], dtype=np.int64)[inverse]
+
+
+def _refuse_emptied(train: Split, held: Split, names, what: str, part: str) -> None:
+    """A class whose every row was held out: the model could never learn it."""
+    lost = np.setdiff1d(held.labels, train.labels)
+    if lost.size:
+        raise DataError(f"{what} leaves class {printable(repr(names[lost[0]]), 40)} with no training rows "
+                        f"(it appears only in the {part} set); the data has too few rows of it")
+
+
+def _hold_out_test(whole: Split, fraction: float, rng, name: str, where: str):
+    n = len(whole)
+    size = round(n * fraction)
+    if not 1 <= size < n:
+        raise DataError(f"{where}: {n} rows are too few to hold out a {fraction:.0%} test set")
+    picked = stratified_sample(whole.labels, size, np.random.default_rng(0) if rng is None else rng)
+    keep = np.ones(n, dtype=bool)
+    keep[picked] = False
+    train = Split(whole.features[keep], whole.labels[keep])
+    test = Split(whole.features[picked], whole.labels[picked])
+    seed = ", seed 0" if rng is None else ""
+    return train, test, f"held out a stratified {fraction:.0%} ({size:,} rows) of {name} as the test set{seed}"
+
+
+def _shape_note(part: Part, shape) -> str:
+    d = int(np.prod(part.x.shape[1:])) if part.x.ndim >= 2 else 0
+    if shape is None:
+        return f"tabular: {d:,} features per row, raw values (not standardised here)"
+    size = "x".join(map(str, shape))
+    if part.x.ndim == 2 and part.text:
+        return f"images: each row's {d:,} whole numbers 0-255 read as a {size} image (pixels / 255)"
+    return f"images: {size}, {part.x.dtype} pixels scaled to [0, 1]"
+
+
+def _list(names: tuple[str, ...]) -> str:
+    shown = ", ".join(printable(name, 40) for name in names[:SHOWN_CLASSES])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > SHOWN_CLASSES else "")
+

@@ -1,82 +1,149 @@
 """Checks every reader applies, so each format ends in the same arrays or a one-line DataError.
 
-A reader hands over host arrays exactly as its file holds them; :func:`checked_split` refuses
-anything that would train a silently wrong model (shapes, label range, NaN, pixel range) and
-turns what is left into nnback's one in-memory form: images float32 in [0, 1] of shape (n, 784),
-labels int64 of shape (n,).
+A reader hands over a :class:`Part` per split exactly as its file holds it; :func:`features_of`
+decides image or tabular and scales, :func:`label_keys` refuses labels that would train a silently
+wrong model. Images become float32 in [0, 1]; tabular rows stay their raw values as float32.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
-from ..data import N_CLASSES, N_PIXELS, DataError, Split
+from ..data import DataError
+
+MIN_SQUARE = 16  # fewer features than a 4x4 image are never guessed to be one
+
+
+@dataclass(frozen=True)
+class Part:
+    """One split as a file holds it: samples x (n, ...), labels y (n,) or None, and how to name
+    a value's place in errors (``locate(row, column)``: "line 3, column 5" or "row 3, value 5")."""
+
+    x: np.ndarray
+    y: np.ndarray | None
+    where: str
+    locate: Callable[[int, int], str] | None = None
+    text: bool = False  # numbers written as text: image pixels must be whole numbers 0-255
+
+    def at(self, row: int, column: int) -> str:
+        if self.locate:
+            return self.locate(row, column)
+        return f"row {row}" if column < 0 else f"row {row}, value {column}"
 
 
 @dataclass(frozen=True)
 class Parts:
-    """What a file holds: training and test splits, and a validation split if it brings one."""
+    """What a file holds: training and test parts (test None: one file, hold a test set out) and a
+    validation part if it brings one; ``image_shape``: the reader's view (a shape, None, or "auto")."""
 
-    train: Split
-    test: Split
-    val: Split | None = None
-
-
-def checked_split(images, labels, where: str) -> Split:
-    """A :class:`Split` from one file's images and labels; ``where`` names the file and part."""
-    images, labels = np.asarray(images), np.asarray(labels)
-    if images.ndim == 3 and images.shape[1:] == (28, 28):
-        images = images.reshape(images.shape[0], N_PIXELS)
-    if images.ndim != 2 or images.shape[1] != N_PIXELS:
-        raise DataError(f"{where}: images have shape {images.shape}; expected (n, 784) or (n, 28, 28)")
-    if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
-        raise DataError(f"{where}: {images.shape[0]} images but labels of shape {labels.shape}; "
-                        "expected one label per image")
-    if images.shape[0] == 0:
-        raise DataError(f"{where}: holds no images (empty dataset)")
-    return Split(unit_pixels(images, where), checked_labels(labels, where))
+    train: Part
+    test: Part | None = None
+    val: Part | None = None
+    image_shape: tuple | None | str = "auto"
 
 
-def checked_labels(labels: np.ndarray, where: str) -> np.ndarray:
-    """Integer class labels 0-9 as int64; float or one-hot labels are refused, never guessed."""
-    if labels.dtype.kind not in "iu":
-        raise DataError(f"{where}: labels have dtype {printable(str(labels.dtype))}; expected integers 0-9")
-    bad = np.flatnonzero((labels < 0) | (labels >= N_CLASSES))
-    if bad.size:
-        raise DataError(f"{where}: label {labels[bad[0]]} at index {bad[0]} is outside 0-9 "
-                        f"({bad.size} such labels)")
-    return labels.astype(np.int64)
+def choose_shape(part: Part, requested) -> tuple | None:
+    """The image shape for ``part``: ``requested`` when it is a shape or None, else images when the
+    samples are 2-D+ arrays or rows of whole numbers 0-255 with a perfect-square count."""
+    if requested != "auto":
+        return None if requested is None else tuple(int(size) for size in requested)
+    x = part.x
+    if x.ndim in (3, 4):
+        return tuple(x.shape[1:])
+    if x.ndim != 2 or x.shape[1] < MIN_SQUARE or math.isqrt(x.shape[1]) ** 2 != x.shape[1]:
+        return None
+    if x.dtype.kind not in "iuf" or x.size == 0:
+        return None
+    if x.dtype.kind == "f" and not (part.text and np.isfinite(x).all() and (x == np.round(x)).all()):
+        return None
+    if x.min() < 0 or x.max() > 255:
+        return None
+    side = math.isqrt(x.shape[1])
+    return (side, side)
 
 
-def unit_pixels(images: np.ndarray, where: str) -> np.ndarray:
-    """Pixels as float32 in [0, 1]: integers are intensities 0-255, floats must already be in [0, 1]."""
-    kind = images.dtype.kind
-    if kind in "iu" and images.dtype != np.uint8:
-        _refuse_outside(images, 0, 255, where, "intensities 0-255")
-        images = images.astype(np.uint8)
-    if images.dtype == np.uint8:
-        pixels = images.astype(np.float32)
-        pixels /= np.float32(255.0)  # the same operation as the bundled IDX path: identical bits
+def features_of(part: Part, shape: tuple | None) -> np.ndarray:
+    """(n, d) float32: images scaled to [0, 1], tabular values as they are (finite numbers)."""
+    x = part.x
+    if x.ndim < 2:
+        raise DataError(f"{part.where}: samples of shape {x.shape}; "
+                        "expected (n, features) or (n, height, width[, channels])")
+    n = x.shape[0]
+    if n == 0:
+        raise DataError(f"{part.where}: holds no rows (empty dataset)")
+    d = int(np.prod(x.shape[1:]))
+    flat = x.reshape(n, d)
+    if x.dtype.kind not in "iuf" and x.dtype != np.bool_:
+        raise DataError(f"{part.where}: values have dtype {printable(str(x.dtype))}; expected numbers")
+    if shape is None:
+        with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, refused just below
+            return _finite(flat.astype(np.float32), part)
+    if int(np.prod(shape)) != d:
+        raise DataError(f"{part.where}: an image shape that does not divide the feature count: "
+                        f"{'x'.join(map(str, shape))} = {int(np.prod(shape))} values, but each sample holds {d}")
+    return unit_pixels(flat, part)
+
+
+def unit_pixels(flat: np.ndarray, part: Part) -> np.ndarray:
+    """Pixels as float32 in [0, 1]: uint16 over 65535, other integers 0-255 over 255 (as the bundled
+    IDX path, for identical bits), floats already in [0, 1]; text numbers must be whole 0-255."""
+    kind = flat.dtype.kind
+    if flat.dtype == np.uint16:
+        pixels = flat.astype(np.float32)
+        pixels /= np.float32(65535.0)
         return pixels
-    if kind != "f":
-        raise DataError(f"{where}: pixels have dtype {printable(str(images.dtype))}; expected uint8 0-255 or floats in [0, 1]")
-    finite = np.isfinite(images)
-    if not finite.all():
-        row = int(np.flatnonzero(~finite.all(axis=1))[0])
-        raise DataError(f"{where}: image {row} holds NaN or infinite pixel values "
-                        f"({int((~finite).sum())} in all); every pixel must be a number in [0, 1]")
-    _refuse_outside(images, 0.0, 1.0, where, "floats in [0, 1] (uint8 for 0-255)")
-    return images.astype(np.float32)
+    if part.text and kind == "f":
+        _refuse(~np.isfinite(flat), flat, part, "is NaN or infinite; every value must be a number")
+        _refuse(flat != np.round(flat), flat, part, "is not a whole number; pixels are intensities 0-255")
+        kind = "i"
+    if kind in "iub":
+        if flat.dtype != np.uint8:
+            _refuse((flat < 0) | (flat > 255), flat, part, "is outside 0-255; expected intensities 0-255")
+            flat = flat.astype(np.uint8)
+        pixels = flat.astype(np.float32)
+        pixels /= np.float32(255.0)
+        return pixels
+    _refuse(~np.isfinite(flat), flat, part, "is NaN or infinite; every pixel must be a number in [0, 1]")
+    _refuse((flat < 0) | (flat > 1), flat, part, "is outside the range; expected floats in [0, 1] (or integers 0-255)")
+    return flat.astype(np.float32)
 
 
-def _refuse_outside(images: np.ndarray, low, high, where: str, expected: str) -> None:
-    outside = (images < low) | (images > high)
-    if outside.any():
-        row, column = (int(i[0]) for i in np.nonzero(outside))
-        raise DataError(f"{where}: pixel {images[row, column]} of image {row} is outside the range; "
-                        f"expected {expected}")
+def _finite(features: np.ndarray, part: Part) -> np.ndarray:
+    _refuse(~np.isfinite(features), features, part, "is NaN or infinite (or too large for float32)")
+    return features
+
+
+def _refuse(mask: np.ndarray, values: np.ndarray, part: Part, what: str) -> None:
+    if mask.any():
+        row, column = (int(i[0]) for i in np.nonzero(mask))
+        raise DataError(f"{part.where}: {part.at(row, column)}: value {values[row, column]:g} {what}")
+
+
+def label_keys(part: Part) -> np.ndarray:
+    """The labels as int64 (integers, whole floats) or str (names), one per sample."""
+    y, where = part.y, part.where
+    n = part.x.shape[0] if part.x.ndim else 0
+    if y.ndim != 1 or y.shape[0] != n:
+        raise DataError(f"{where}: {n} samples but labels of shape {y.shape}; expected one label per sample")
+    if y.dtype.kind in "US":
+        names = np.char.strip(y.astype(str))
+        empty = np.flatnonzero(names == "")
+        if empty.size:
+            raise DataError(f"{where}: {part.at(int(empty[0]), -1)}: the label is empty")
+        return names
+    if y.dtype.kind in "iub":
+        return y.astype(np.int64)
+    if y.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)) | (np.abs(y) > 2**53))
+        if bad.size:
+            raise DataError(f"{where}: {part.at(int(bad[0]), -1)}: label {y[bad[0]]:g} is not a whole number; "
+                            "class labels are whole numbers or names")
+        return y.astype(np.int64)
+    raise DataError(f"{where}: labels have dtype {printable(str(y.dtype))}; expected integers or class names")
 
 
 def printable(text: str, limit: int = 100) -> str:

@@ -1,8 +1,12 @@
-"""CSV files as the Kaggle-era notebooks use them: a label, then 784 pixel intensities 0-255.
+"""CSV files of numeric features and one label column, with or without a header row.
 
-A header row (``label,pixel0,...``) is recognised by a first cell that is not a number and
-skipped. Values must be whole numbers: pixels 0-255, labels 0-9. A file of pixels already
-scaled to [0, 1] is refused rather than silently divided by 255 again.
+No quoting: cells are split at commas (surrounding quotes are dropped from names and labels only).
+A header is a first line that is not all numbers, unless most of its cells are numbers where the
+other lines hold numbers: then it is a damaged data row and the error names line 1. The label
+column is ``label_column`` (a header name, or a 0-based index), else a column named label, class,
+target or y (any case), else the only column of names (no number in its first 50 lines), else the
+first column. Features must be finite numbers; labels are whole numbers or names. Blank and
+whitespace-only lines are skipped but still counted, so every error names the file's own line.
 """
 
 from __future__ import annotations
@@ -12,126 +16,55 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import N_PIXELS, DataError
-from .checks import checked_split, describe, printable
+from ..data import DataError
+from .checks import Part, describe, printable
 from .sniff import read_bytes
 
-N_COLUMNS = 1 + N_PIXELS
+LABEL_NAMES = ("label", "class", "target", "y")
+SAMPLE_LINES = 50  # lines looked at to tell a header from data and names from numbers
 
 
-def read_csv(path: Path, part: str):
-    """One CSV file as a checked :class:`~nnback.data.Split` (``part`` names it in errors)."""
+def read_csv(path: Path, part: str, label_column=None) -> tuple[Part, str]:
+    """One CSV file as a :class:`Part` (``part`` names it in errors) and a note on its label column."""
     where = f"{path} ({part})"
-    text = _text(path, where)
-    body, first_line = _without_header(text, where)
-    table = _parse(body, first_line, where)
-    _check_values(table, body, first_line, where)
-    return checked_split(table[:, 1:].astype(np.uint8), table[:, 0].astype(np.int64), where)
+    numbers, lines = _lines(_text(path, where))
+    if not lines:
+        raise DataError(f"{where}: the file is empty; expected lines of numbers and a label")
+    rows = [line.split(",") for line in lines[:SAMPLE_LINES + 1]]
+    numeric = _numeric_columns(rows[1:], len(rows[0]))
+    header = _is_header(rows[0], numeric)
+    names = [_unquote(cell) for cell in rows[0]] if header else None
+    if header:
+        numbers, lines, rows = numbers[1:], lines[1:], rows[1:]
+        if not lines:
+            raise DataError(f"{where}: has a header but no data lines (empty dataset)")
+    width = len(names) if names else len(rows[0])
+    _check_widths(lines, numbers, width, where, names is not None)
+    if width < 2:
+        raise DataError(f"{where}: rows have {width} column; expected features and a label column")
+    label, how = _label_column(label_column, names, _text_columns(rows, width), width, where)
+    locate = _locator(numbers, label)
+    features = _parse(lines, numbers, label, width, where)
+    labels = _labels([_cell(line, label) for line in lines])
+    return Part(features, labels, where, locate, text=True), how
 
 
 def _text(path: Path, where: str) -> str:
     raw = read_bytes(path)
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise DataError(f"{where}: not a text CSV file (byte {error.start} is not UTF-8 text)") from None
-    if not text.strip():
-        raise DataError(f"{where}: the file is empty; expected lines of a label and 784 pixels")
-    return text
 
 
-def _without_header(text: str, where: str) -> tuple[str, int]:
-    """The data lines and the line number of the first of them; checks the first line's width."""
-    start, number = 0, 1
-    while not text[start:_line_end(text, start)].strip():  # the text holds a non-blank line
-        start, number = _line_end(text, start) + 1, number + 1
-    end = _line_end(text, start)
-    cells = text[start:end].split(",")
-    header = not _is_number(cells[0]) or _counts_columns(cells)
-    if len(cells) != N_COLUMNS:
-        name = "the header" if header else f"line {number}"
-        hint = (" with no label column (an unlabelled test file, such as Kaggle's test.csv?)"
-                if len(cells) == N_PIXELS else "")
-        raise DataError(f"{where}: {name} has {len(cells)} columns{hint}; expected {N_COLUMNS} "
-                        "(the label, then 784 pixels)")
-    if not header:
-        return text[start:], number
-    body = text[end + 1:]
-    if not body.strip():
-        raise DataError(f"{where}: has a header but no data lines (empty dataset)")
-    return body, number + 1
-
-
-def _line_end(text: str, start: int) -> int:
-    end = text.find("\n", start)
-    return len(text) if end < 0 else end
-
-
-def _parse(body: str, first_line: int, where: str) -> np.ndarray:
-    """Whole numbers parse fast as int32; anything else (``7.0``, ``nan``) is read as float64,
-    exactly enough that no fraction or overflow is rounded away before it is checked."""
-    for dtype in (np.int32, np.float64):
-        try:
-            return np.loadtxt(io.StringIO(body), delimiter=",", dtype=dtype, comments=None, ndmin=2)
-        except (ValueError, OverflowError) as error:
-            failure = error
-    _diagnose(body, first_line, where)  # raises the precise message when it can name the line
-    raise DataError(f"{where}: cannot read as CSV ({describe(failure)})") from None
-
-
-def _diagnose(body: str, first_line: int, where: str) -> None:
-    """Find the first line with the wrong width or a cell that is not a number."""
-    for number, line in enumerate(body.split("\n"), start=first_line):
-        if not line.strip():
-            continue
-        cells = line.split(",")
-        if len(cells) != N_COLUMNS:
-            raise DataError(f"{where}: line {number} has {len(cells)} columns; expected {N_COLUMNS} "
-                            "(the label, then 784 pixels)")
-        for column, cell in enumerate(cells, start=1):
-            if not _is_number(cell):
-                raise DataError(f"{where}: line {number}, column {column}: {printable(repr(cell.strip()), 24)} "
-                                "is not a number")
-
-
-def _check_values(table: np.ndarray, body: str, first_line: int, where: str) -> None:
-    """Whole numbers only: labels 0-9 in column 1, pixels 0-255 after it."""
-    labels, pixels = table[:, :1], table[:, 1:]
-    problems = (
-        (~np.isfinite(table), 0, "is NaN or infinite; every value must be a number"),
-        (table != np.round(table), 0, "is not a whole number; pixels are intensities 0-255, labels 0-9"),
-        ((labels < 0) | (labels > 9), 0, "is not a label 0-9"),
-        ((pixels < 0) | (pixels > 255), 1, "is outside 0-255"),
-    )
-    for mask, offset, what in problems:
-        if mask.any():
-            row, column = (int(i[0]) for i in np.nonzero(mask))
-            _fail_at(table[row, column + offset], row, column + offset, body, first_line, where, what)
-
-
-def _fail_at(value, row: int, column: int, body: str, first_line: int, where: str, what: str):
-    line = _line_number(body, row, first_line)
-    kind = "label" if column == 0 else "pixel"
-    raise DataError(f"{where}: line {line}, column {column + 1}: {kind} {value:g} {what}")
-
-
-def _line_number(body: str, row: int, first_line: int) -> int:
-    """The file line of data row ``row`` (blank lines do not count as rows)."""
-    seen = -1
-    for number, line in enumerate(body.split("\n"), start=first_line):
-        seen += bool(line.strip())
-        if seen == row:
-            return number
-    return first_line + row
-
-
-def _counts_columns(cells: list[str]) -> bool:
-    """A header of column numbers (pandas writes 0,1,...,784); no image has a pixel above 255."""
-    try:
-        numbers = [float(cell) for cell in cells]
-    except ValueError:
-        return False
-    return numbers in (list(range(N_COLUMNS)), list(range(1, N_COLUMNS + 1)))
+def _lines(text: str) -> tuple[np.ndarray, list[str]]:
+    """The 1-based numbers and the text of the non-blank lines."""
+    numbers, lines = [], []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if line.strip():
+            numbers.append(number)
+            lines.append(line)
+    return np.array(numbers, dtype=np.int64), lines
 
 
 def _is_number(cell: str) -> bool:
@@ -140,3 +73,127 @@ def _is_number(cell: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _unquote(cell: str) -> str:
+    cell = cell.strip()
+    return cell[1:-1].strip() if len(cell) >= 2 and cell[0] == cell[-1] and cell[0] in "\"'" else cell
+
+
+def _numeric_columns(rows: list[list[str]], width: int) -> list[bool]:
+    """Per column: every sampled row of the right width holds a number there (no rows: unknown)."""
+    rows = [row for row in rows if len(row) == width]
+    return [bool(rows) and all(_is_number(row[j]) for row in rows) for j in range(width)]
+
+
+def _text_columns(rows: list[list[str]], width: int) -> list[bool]:
+    """Per column: no sampled row holds a number there (a column of names; one typo is not that)."""
+    rows = [row for row in rows if len(row) == width]
+    return [bool(rows) and not any(_is_number(row[j]) for row in rows) for j in range(width)]
+
+
+def _is_header(cells: list[str], numeric: list[bool]) -> bool:
+    if all(_is_number(cell) for cell in cells):  # pandas writes a header of column numbers 0,1,...
+        return [float(cell) for cell in cells] in (list(range(len(cells))), list(range(1, len(cells) + 1)))
+    if len(numeric) != len(cells) or not any(numeric):
+        return True
+    numbers_where_numbers = sum(_is_number(cell) for cell, is_numeric in zip(cells, numeric) if is_numeric)
+    return numbers_where_numbers * 2 <= sum(numeric)
+
+
+def _check_widths(lines: list[str], numbers, width: int, where: str, header: bool) -> None:
+    for number, line in zip(numbers, lines):
+        count = line.count(",") + 1
+        if count != width:
+            expected = "the header" if header else "the first line"
+            raise DataError(f"{where}: line {number} has {count} columns; expected {width} (as {expected})")
+
+
+def _label_column(chosen, names, text, width: int, where: str) -> tuple[int, str]:
+    if isinstance(chosen, str) and chosen.strip().isdigit():
+        chosen = int(chosen.strip())
+    if isinstance(chosen, (int, np.integer)) and not isinstance(chosen, bool):
+        if not 0 <= chosen < width:
+            raise DataError(f"{where}: no label column {chosen}; the rows have columns 0 to {width - 1}")
+        return int(chosen), f"column {chosen}{_named(names, chosen)} (as asked)"
+    folded = [name.casefold() for name in names] if names else []
+    if chosen is not None:
+        if names is None:
+            raise DataError(f"{where}: has no header row to find a column named {printable(repr(chosen), 40)} in; "
+                            "give the label column's 0-based index")
+        if str(chosen).strip().casefold() not in folded:
+            shown = printable(", ".join(names), 200)
+            raise DataError(f"{where}: no column named {printable(repr(chosen), 40)}; the header names {shown}")
+        index = folded.index(str(chosen).strip().casefold())
+        return index, f"column {index}{_named(names, index)} (as asked)"
+    for wanted in LABEL_NAMES:
+        if wanted in folded:
+            index = folded.index(wanted)
+            return index, f"column {index}{_named(names, index)} (named like a label)"
+    text_columns = [j for j, is_text in enumerate(text) if is_text]
+    if len(text_columns) == 1:
+        index = text_columns[0]
+        return index, f"column {index}{_named(names, index)} (the only column that is not numbers)"
+    return 0, f"column 0{_named(names, 0)} (the first column; no column is named label, class, target or y)"
+
+
+def _named(names, index: int) -> str:
+    return f" {printable(repr(names[index]), 40)}" if names else ""
+
+
+def _locator(numbers: np.ndarray, label: int):
+    def locate(row: int, column: int) -> str:
+        file_column = label if column < 0 else column + (column >= label)
+        return f"line {int(numbers[row])}, column {file_column + 1}"
+    return locate
+
+
+def _cell(line: str, index: int) -> str:
+    if index == 0:
+        return line.split(",", 1)[0]
+    return line.split(",")[index]
+
+
+def _labels(cells: list[str]) -> np.ndarray:
+    names = np.array([_unquote(cell) for cell in cells], dtype=str)
+    try:
+        return names.astype(np.float64)
+    except (ValueError, OverflowError):
+        return names
+
+
+def _parse(lines: list[str], numbers, label: int, width: int, where: str) -> np.ndarray:
+    """Whole numbers parse fast as int32; anything else (``7.0``, ``nan``) as float64, exactly
+    enough that no fraction or overflow is rounded away before it is checked."""
+    columns = [j for j in range(width) if j != label]
+    body = "\n".join(lines)
+    for dtype in (np.int32, np.float64):
+        try:
+            table = np.loadtxt(io.StringIO(body), delimiter=",", dtype=dtype, comments=None, ndmin=2,
+                               usecols=columns)
+            break
+        except (ValueError, OverflowError) as error:
+            failure = error
+    else:
+        _diagnose(lines, numbers, columns, where)
+        raise DataError(f"{where}: cannot read as CSV ({describe(failure)})") from None
+    if table.shape != (len(lines), len(columns)):
+        raise DataError(f"{where}: cannot read as CSV (found {table.shape[0]} rows of {table.shape[1]} numbers, "
+                        f"expected {len(lines)} of {len(columns)})")
+    bad = ~np.isfinite(table) if table.dtype.kind == "f" else None
+    if bad is not None and bad.any():
+        row, column = (int(i[0]) for i in np.nonzero(bad))
+        file_column = columns[column]
+        raise DataError(f"{where}: line {int(numbers[row])}, column {file_column + 1}: value {table[row, column]:g} "
+                        "is NaN or infinite; every feature must be a number")
+    return table
+
+
+def _diagnose(lines: list[str], numbers, columns: list[int], where: str) -> None:
+    """Name the first cell that is not a number."""
+    for number, line in zip(numbers, lines):
+        cells = line.split(",")
+        for column in columns:
+            if not _is_number(cells[column]):
+                raise DataError(f"{where}: line {int(number)}, column {column + 1}: "
+                                f"{printable(repr(cells[column].strip()), 24)} is not a number")

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data import DataError
-from .checks import Parts, checked_split, describe, printable
+from .checks import Part, Parts, describe, printable
 from .sniff import read_bytes
 
 PARTS = ("training", "validation", "test")
@@ -101,9 +101,9 @@ def read_pickle(path: Path) -> Parts:
     if not _is_pairs(content):
         raise DataError(f"{path}: expected a tuple of three (images, labels) pairs as in Nielsen's "
                         f"mnist.pkl.gz; found {_describe(content)}")
-    splits = [checked_split(images, labels, f"{path} ({part})")
-              for (images, labels), part in zip(content, PARTS)]
-    return Parts(train=splits[0], val=splits[1], test=splits[2])
+    parts = [Part(images, labels, f"{path} ({part})") for (images, labels), part in zip(content, PARTS)]
+    shape = (28, 28) if parts[0].x.ndim == 2 and parts[0].x.shape[1] == 784 else "auto"
+    return Parts(train=parts[0], val=parts[1], test=parts[2], image_shape=shape)
 
 
 def _is_pairs(content) -> bool:
