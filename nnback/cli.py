@@ -30,6 +30,7 @@ from .images import ImageUnavailable, load_digit
 from .initializers import INITIALIZERS
 from .losses import LOSSES
 from .optimizers import OPTIMIZERS
+from .outputs import check_outputs
 from .presets import PRESETS, get_preset
 from .plots import PlotUnavailable, plot_confusion, plot_digit_grid, plot_history, require_matplotlib
 from .report import digit_art, evaluation_report, format_confusion, predict_outputs, top_k
@@ -59,20 +60,6 @@ def _rates(text: str) -> float | list[float]:
     except ValueError:
         raise InputError(f"--dropout {text!r}: give a rate such as 0.2, or one rate per hidden layer: 0.2,0.5") from None
     return rates[0] if len(rates) == 1 else rates
-
-
-def _writable(path: str | None, option: str) -> None:
-    """Fail before training, not after it, when an output path cannot be written."""
-    if path is None:
-        return
-    target = Path(path)
-    parent = target.parent if str(target.parent) else Path(".")
-    if target.is_dir():
-        raise InputError(f"{option} {path}: is a directory; give a file name")
-    if not parent.is_dir():
-        raise InputError(f"{option} {path}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
-        raise InputError(f"{option} {path}: not writable")
 
 
 class Progress:
@@ -195,7 +182,7 @@ def train_command(data_path, metrics_out, save, save_every, resume, plot, quiet,
 def augment_command(name, count, seed, plot, debug) -> None:
     """Show what --augment does: eight test digits, each next to COUNT augmented versions."""
     with _friendly_errors(debug):
-        _writable(plot, "--plot")
+        check_outputs({"--plot": plot})
         require_matplotlib()
         backend = get_backend("cpu")
         test = load_mnist(val_size=0).test
@@ -245,12 +232,11 @@ class Outputs:
     plot: str | None = None
     save_every: int | None = None
 
-    def check(self) -> None:
+    def check(self, reading: dict | None = None) -> None:
         if self.save_every is not None and (self.save_every < 1 or not self.save):
             raise InputError(f"--save-every {self.save_every}: give a positive number of epochs, together with --save")
-        _writable(self.metrics_out, "--metrics-out")
-        _writable(self.save, "--save")
-        _writable(self.plot, "--plot")
+        check_outputs({"--save": self.save, "--metrics-out": self.metrics_out, "--plot": self.plot}, reading,
+                      replaces={"--save": "--resume"})
         if self.plot:
             require_matplotlib()
 
@@ -259,9 +245,9 @@ def _train(data_path, outputs: Outputs, quiet, full_batch, layers, options, resu
     saved = read_checkpoint(resume) if resume else None
     config = _configure(_given_options(options, layers, full_batch), saved, resume, preset)
     _check(config)
-    outputs.check()
     if saved is not None:
         data_path = data_path or saved[0]["data"].get("path")  # resume on the data it was trained on
+    outputs.check(reading={"--resume": resume, "--data": data_path})
     config = config.replace(data=data_path)
     backend = get_backend(config.device, config.dtype)
     checkpoint = _restore_run(saved, backend, config, resume) if saved is not None else None
@@ -514,7 +500,7 @@ _device_option = click.option("--device", type=_choice(["cpu", "cuda"]), default
 def evaluate_command(model_path, data_path, device, metrics_out, plot, debug) -> None:
     """Test a saved MODEL: accuracy, accuracy per digit and the confusion matrix."""
     with _friendly_errors(debug):
-        Outputs(metrics_out=metrics_out, plot=plot).check()
+        Outputs(metrics_out=metrics_out, plot=plot).check(reading={"MODEL": model_path, "--data": data_path})
         checkpoint, backend = _load_model(model_path, device)
         test = _test_split(data_path, checkpoint.model)
         report = evaluation_report(test.labels, predict_outputs(checkpoint.model, backend, test.images))
