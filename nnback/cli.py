@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import math
 import os
-import signal
 import sys
-import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,8 +31,10 @@ from .optimizers import OPTIMIZERS
 from .outputs import check_outputs
 from .presets import PRESETS, get_preset
 from .plots import PlotUnavailable, plot_confusion, plot_digit_grid, plot_history, require_matplotlib
-from .report import digit_art, evaluation_report, format_confusion, predict_outputs, top_k
+from .report import SHADES, digit_art, evaluation_report, format_confusion, predict_outputs, top_k
 from .runner import SCHEDULES, TrainConfig, prepare
+from .signals import StopOnSignal, exit_on_signal
+from .terminal import can_encode, guard_streams
 from .training import TrainingDiverged, TrainingInterrupted
 
 
@@ -102,6 +102,7 @@ def _report_line(stats: dict, epochs: int, unit: str) -> str:
 @click.version_option(package_name="nnback")
 def main() -> None:
     """nnback: train fully connected networks on MNIST, on the CPU (NumPy) or a GPU (CuPy)."""
+    guard_streams()
 
 
 ADAM_LR = 1e-3
@@ -165,7 +166,7 @@ def train_command(data_path, metrics_out, save, save_every, resume, plot, quiet,
     Ctrl-C (or SIGTERM) stops after the current step; with --save the run is saved there and
     --resume continues it exactly.
     """
-    with _friendly_errors(debug):
+    with exit_on_signal(), _friendly_errors(debug):
         outputs = Outputs(metrics_out, save, plot, save_every)
         if dropout_text is not None:
             options["dropout"] = _rates(dropout_text)
@@ -181,7 +182,7 @@ def train_command(data_path, metrics_out, save, save_every, resume, plot, quiet,
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 def augment_command(name, count, seed, plot, debug) -> None:
     """Show what --augment does: eight test digits, each next to COUNT augmented versions."""
-    with _friendly_errors(debug):
+    with exit_on_signal(), _friendly_errors(debug):
         check_outputs({"--plot": plot})
         require_matplotlib()
         backend = get_backend("cpu")
@@ -308,7 +309,10 @@ def _fit(run, outputs: Outputs, quiet: bool, data_note: dict):
     # bury the one-line message that follows.
     with StopOnSignal() as stop, np.errstate(over="ignore", invalid="ignore"):
         try:
-            return run.fit(report, progress.step, stop)
+            result = run.fit(report, progress.step, stop)
+            if stop():  # the signal came during the last evaluation: save and exit as for any other
+                raise TrainingInterrupted(run.position)
+            return result
         except TrainingInterrupted:
             progress.clear()
             _save_interrupted(run, outputs.save, stop, data_note)
@@ -418,47 +422,6 @@ def _diverged_message(error: TrainingDiverged, config: TrainConfig, save: str | 
             f"{error.step}; try a smaller --lr than {config.lr:g}{kept}")
 
 
-class StopOnSignal:
-    """While active, SIGINT and SIGTERM ask training to stop after the current step (it is the
-    ``should_stop`` callable) instead of killing the process; a second signal aborts at once.
-    Outside the main thread (where signals cannot be caught) it does nothing."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self):
-        self.received: int | None = None
-        self.previous: dict = {}
-
-    def __enter__(self) -> "StopOnSignal":
-        if threading.current_thread() is threading.main_thread():
-            self.previous = {number: signal.signal(number, self._handle) for number in self.SIGNALS}
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for number, handler in self.previous.items():
-            signal.signal(number, handler)
-        self.previous = {}
-
-    def _handle(self, number, frame) -> None:
-        if self.received is not None:
-            self.__exit__()
-            raise KeyboardInterrupt
-        self.received = number
-        click.echo(f"\n{signal.Signals(number).name}: stopping after this step (again to abort now)", err=True)
-
-    def __call__(self) -> bool:
-        return self.received is not None
-
-    @property
-    def signal_name(self) -> str:
-        return signal.Signals(self.received).name if self.received else "signal"
-
-    @property
-    def exit_code(self) -> int:
-        """128 + the signal number, as a shell reports a process killed by it (130, 143)."""
-        return 128 + (self.received or signal.SIGINT)
-
-
 def _check(config: TrainConfig) -> None:
     """Refuse numbers that cannot work before any data is read."""
     for name in ("epochs", "eval_every"):
@@ -499,7 +462,7 @@ _device_option = click.option("--device", type=_choice(["cpu", "cuda"]), default
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 def evaluate_command(model_path, data_path, device, metrics_out, plot, debug) -> None:
     """Test a saved MODEL: accuracy, accuracy per digit and the confusion matrix."""
-    with _friendly_errors(debug):
+    with exit_on_signal(), _friendly_errors(debug):
         Outputs(metrics_out=metrics_out, plot=plot).check(reading={"MODEL": model_path, "--data": data_path})
         checkpoint, backend = _load_model(model_path, device)
         test = _test_split(data_path, checkpoint.model)
@@ -525,15 +488,16 @@ def evaluate_command(model_path, data_path, device, metrics_out, plot, debug) ->
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 def predict_command(model_path, index, image, data_path, device, top, debug) -> None:
     """Show one digit in the terminal with MODEL's prediction and its top classes."""
-    with _friendly_errors(debug):
+    with exit_on_signal(), _friendly_errors(debug):
         if (index is None) == (image is None):
             raise InputError("give exactly one of --index N (a test image) or --image FILE.png")
         pixels, label = (load_digit(image), None) if image else _test_image(data_path, index)
         checkpoint, backend = _load_model(model_path, device)
         _check_inputs(checkpoint.model, pixels.shape[0], image or "--index")
         outputs = predict_outputs(checkpoint.model, backend, pixels[None, :])[0]
-        click.echo(digit_art(pixels))
-        click.echo(_prediction_lines(outputs, label, top, checkpoint.model.output.name))
+        ascii = not can_encode(SHADES + BAR)  # e.g. PYTHONIOENCODING=latin-1: draw in plain ASCII
+        click.echo(digit_art(pixels, ascii=ascii))
+        click.echo(_prediction_lines(outputs, label, top, checkpoint.model.output.name, ascii))
 
 
 def _load_model(path: str, device: str):
@@ -564,7 +528,10 @@ def _check_inputs(model, n_pixels: int, source: str) -> None:
                          f"but the images have {n_pixels} pixels and there are {N_CLASSES} classes")
 
 
-def _prediction_lines(outputs, label: int | None, top: int, output_name: str) -> str:
+BAR = "█"
+
+
+def _prediction_lines(outputs, label: int | None, top: int, output_name: str, ascii: bool = False) -> str:
     best = top_k(outputs, top)
     truth = "" if label is None else f"   (true label {label}{', correct' if best[0][0] == label else ', WRONG'})"
     lines = [f"predicted {best[0][0]}{truth}"]
@@ -573,6 +540,6 @@ def _prediction_lines(outputs, label: int | None, top: int, output_name: str) ->
         lines.append(f"  {output_name} outputs (not probabilities):")
     for digit, value in best:
         shown = f"{100 * value:6.2f}%" if as_percent else f"{value:7.4f}"
-        bar = "█" * int(round(20 * min(max(value, 0.0), 1.0)))
+        bar = ("#" if ascii else BAR) * int(round(20 * min(max(value, 0.0), 1.0)))
         lines.append(f"  {digit}  {shown}  {bar}".rstrip())
     return "\n".join(lines)
