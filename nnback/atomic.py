@@ -34,7 +34,7 @@ def atomic_write(path, mode: str = "wb"):
     permissions = _permissions(target)
     temporary = None
     try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        handle, temporary = tempfile.mkstemp(prefix=temporary_prefix(target), suffix=".tmp", dir=target.parent)
         os.chmod(temporary, permissions)  # mkstemp makes 0600
         with os.fdopen(handle, mode) as file:
             yield file
@@ -43,6 +43,10 @@ def atomic_write(path, mode: str = "wb"):
         os.replace(temporary, target)
         temporary = None
         _fsync_directory(target.parent)
+    except OSError as error:
+        if error.filename is None:  # "No space left on device" should say where
+            error.filename = os.fspath(path)
+        raise
     finally:
         if temporary is not None and os.path.lexists(temporary):
             os.unlink(temporary)
@@ -51,14 +55,20 @@ def atomic_write(path, mode: str = "wb"):
 def destination(path) -> Path:
     """The file a write to ``path`` replaces: symlinks followed (even a dangling one, as a shell's
     ``>`` does); a ValueError when that is something other than a regular file."""
-    target = Path(os.path.realpath(path))
     try:
-        mode = os.stat(target).st_mode
+        mode = os.stat(path).st_mode  # the path itself: /dev/stdout's /proc link has no real path
     except FileNotFoundError:
-        return target
+        return Path(os.path.realpath(path))
+    except OSError as error:  # a symlink loop, a parent that is a file, no permission...
+        raise NotReplaceable(f"{path}: cannot write here ({error.strerror or error})") from None
     if not stat.S_ISREG(mode):
         raise NotReplaceable(f"{path}: not a regular file ({kind_of(mode)}); refusing to replace it")
-    return target
+    return Path(os.path.realpath(path))
+
+
+def temporary_prefix(target: Path) -> str:
+    """A hidden name next to ``target``, short enough for any file system's name limit."""
+    return f".{target.name[:64]}."
 
 
 def write_json_atomic(path, payload: dict) -> None:

@@ -26,7 +26,8 @@ def require_regular_file(path, what: str = "file") -> Path:
         raise NotRegularFile(f"{path}: cannot read ({error.strerror or error})") from None
     if not stat.S_ISREG(mode):
         kind = kind_of(mode)
-        raise NotRegularFile(f"{path}: not a regular file ({kind}); give a {what}")
+        article = "an" if what[:1] in "aeiou" else "a"
+        raise NotRegularFile(f"{path}: not a regular file ({kind}); give {article} {what}")
     return path
 
 

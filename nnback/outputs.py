@@ -13,7 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .atomic import destination
+from .atomic import destination, temporary_prefix
 
 
 def check_outputs(writing: dict, reading: dict | None = None, replaces: dict | None = None) -> None:
@@ -53,8 +53,10 @@ def _check_writable(name: str, path) -> None:
         raise ValueError(f"{name} {error}") from None
     if not target.parent.is_dir():
         raise ValueError(f"{name} {text}: directory {_shown_parent(path, target)} does not exist")
+    if os.path.exists(target) and not os.access(target, os.W_OK):
+        raise ValueError(f"{name} {text}: not writable (the file is read-only)")
     try:
-        handle, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        handle, probe = tempfile.mkstemp(prefix=temporary_prefix(target), suffix=".tmp", dir=target.parent)
     except OSError as error:
         raise ValueError(f"{name} {text}: not writable ({error.strerror or error} in {target.parent})") from None
     os.close(handle)

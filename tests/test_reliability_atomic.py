@@ -140,3 +140,30 @@ def test_any_target_is_written_in_full_or_refused(tmp_path_factory, name, kind, 
         assert kind not in ("fifo", "dir") and path.read_bytes() == data
         assert path.is_symlink() == (kind in ("link", "dangling", "chain"))
     assert not [p for p in [*directory.iterdir(), *helpers.iterdir()] if p.name.endswith(".tmp")]
+
+
+def test_a_name_near_the_file_system_limit_still_gets_a_temporary(tmp_path):
+    path = tmp_path / ("n" * 250)  # "." + name + random + ".tmp" would pass the 255-byte limit
+    write(path)
+    assert path.read_bytes() == b"new"
+
+
+def test_a_full_disk_names_the_file_and_leaves_nothing(tmp_path):
+    import errno
+
+    path = tmp_path / "ck.npz"
+    with pytest.raises(OSError, match=f"No space left on device: '{path}'"):
+        with atomic_write(path) as file:
+            file.write(b"part")
+            raise OSError(errno.ENOSPC, "No space left on device")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_dev_stdout_on_a_pipe_is_refused_as_a_fifo():
+    read, write_end = os.pipe()
+    try:
+        with pytest.raises(ValueError, match=r"not a regular file \(a FIFO\)"):
+            write(f"/proc/self/fd/{write_end}")
+    finally:
+        os.close(read)
+        os.close(write_end)
