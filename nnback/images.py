@@ -8,6 +8,7 @@ the digit is cropped, scaled and centred. Pillow is an optional extra (``nnback[
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -50,6 +51,8 @@ def _border(pixels: np.ndarray) -> np.ndarray:
 def _grayscale(path) -> np.ndarray:
     """The image as (height, width) float64 in [0, 1], at most MAX_SIDE pixels a side."""
     Image = require_pillow()
+    if not os.path.exists(path):
+        raise DataError(f"{path}: not an image Pillow can read (no such file)")
     require_regular_file(path, "image file")  # before open: a FIFO would block, /dev/zero never ends
     try:
         with warnings.catch_warnings():
