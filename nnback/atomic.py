@@ -44,7 +44,7 @@ def atomic_write(path, mode: str = "wb"):
         temporary = None
         _fsync_directory(target.parent)
     except OSError as error:
-        if error.filename is None:  # "No space left on device" should say where
+        if error.filename is None and error.strerror:  # "No space left on device" should say where
             error.filename = os.fspath(path)
         raise
     finally:
