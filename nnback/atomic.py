@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import tempfile
 from contextlib import contextmanager
@@ -34,14 +35,16 @@ def atomic_write(path, mode: str = "wb"):
     permissions = _permissions(target)
     temporary = None
     try:
-        handle, temporary = tempfile.mkstemp(prefix=temporary_prefix(target), suffix=".tmp", dir=target.parent)
+        with _signals_held():  # a Ctrl-C here must not leave a temporary file nobody knows about
+            handle, temporary = tempfile.mkstemp(prefix=temporary_prefix(target), suffix=".tmp", dir=target.parent)
         os.chmod(temporary, permissions)  # mkstemp makes 0600
         with os.fdopen(handle, mode) as file:
             yield file
             file.flush()
             os.fsync(file.fileno())
-        os.replace(temporary, target)
-        temporary = None
+        with _signals_held():
+            os.replace(temporary, target)
+            temporary = None
         _fsync_directory(target.parent)
     except OSError as error:
         if error.filename is None and error.strerror:  # "No space left on device" should say where
@@ -84,6 +87,20 @@ def _permissions(target: Path) -> int:
         return stat.S_IMODE(os.stat(target).st_mode)
     except FileNotFoundError:
         return 0o666 & ~_umask()
+
+
+@contextmanager
+def _signals_held():
+    """Hold SIGINT, SIGTERM and SIGHUP for a few instructions; they are delivered right after."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    held = {getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -163,7 +163,7 @@ def train_command(data_path, metrics_out, save, save_every, resume, plot, quiet,
     ReLU, dropout 0.2, random ±2 px shifts, softmax cross-entropy, SGD with momentum and a cosine
     learning-rate schedule, 15 epochs.
 
-    Ctrl-C (or SIGTERM) stops after the current step; with --save the run is saved there and
+    Ctrl-C (or SIGTERM, or SIGHUP) stops after the current step; with --save the run is saved there and
     --resume continues it exactly.
     """
     with exit_on_signal(), _friendly_errors(debug):

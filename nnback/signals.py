@@ -44,6 +44,7 @@ class StopOnSignal:
     def __init__(self, defer: bool = True, notice=None):
         self.defer, self.notice = defer, notice or _notice
         self.received: int | None = None
+        self.aborting = False
         self.previous: dict = {}
 
     def __enter__(self) -> "StopOnSignal":
@@ -57,8 +58,10 @@ class StopOnSignal:
         self.previous = {}
 
     def _handle(self, number, frame) -> None:
+        if self.aborting:  # already on the way out: let the cleanup (removing temporary files) finish
+            return
         if self.received is not None or not self.defer:
-            self.received = self.received or number
+            self.received, self.aborting = self.received or number, True
             raise Interrupted(number)
         self.received = number
         self.notice(f"\n{signal.Signals(number).name}: stopping after this step (again to abort now)")

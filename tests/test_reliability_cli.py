@@ -74,3 +74,19 @@ def test_stop_on_signal_handles_hup_like_term():
         os.kill(os.getpid(), signal.SIGHUP)
         assert stop() and stop.exit_code == 129 and stop.signal_name == "SIGHUP"
     assert signal.getsignal(signal.SIGHUP) == before  # put back on the way out
+
+
+def test_signals_after_the_abort_let_the_cleanup_finish():
+    """Ctrl-C hammered: the first raises, the ones during cleanup (removing a temporary file) do not."""
+    from nnback.signals import Interrupted
+
+    cleaned = False
+    with StopOnSignal(defer=False) as stop:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+        except Interrupted as error:
+            assert error.exit_code == 130
+            os.kill(os.getpid(), signal.SIGINT)  # would interrupt the cleanup below
+            os.kill(os.getpid(), signal.SIGTERM)
+            cleaned = True
+    assert cleaned and stop.signal_name == "SIGINT"
