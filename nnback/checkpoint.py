@@ -19,6 +19,7 @@ import dataclasses
 import json
 import math
 import os
+import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,6 +28,7 @@ from .activations import ACTIVATIONS, get_activation
 from .atomic import atomic_write
 from .backend import DTYPES, get_backend, to_numpy
 from .data import DataError
+from .files import NotRegularFile, require_regular_file
 from .model import MLP, Dense
 from .training import Position
 
@@ -149,22 +151,120 @@ def _meta(info: dict) -> dict:
 
 
 def read_checkpoint(path) -> tuple[dict, dict[str, np.ndarray]]:
-    """The verified description and host arrays of a checkpoint file; never runs stored code."""
-    if isinstance(path, (str, os.PathLike)) and not os.path.isfile(path):
-        raise CheckpointError(f"{path}: no such checkpoint file")
+    """The verified description and host arrays of a checkpoint file; never runs stored code.
+
+    Nothing is trusted before it is checked: the path must be a regular file (a FIFO would block),
+    the zip's member names must be the ones the description implies, and every member's npy header
+    (dtype, shape, hence byte size) must match both the description and the member's stored size
+    before any array is allocated, so a small crafted file cannot make us allocate gigabytes.
+    """
+    if isinstance(path, (str, os.PathLike)):
+        try:
+            require_regular_file(path, "checkpoint file")
+        except NotRegularFile as error:
+            raise CheckpointError(str(error)) from None
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            if not hasattr(npz, "files"):
-                raise CheckpointError(f"{path}: not an nnback checkpoint (a bare .npy array, not an .npz archive)")
-            arrays = {name: npz[name] for name in npz.files}
+        with zipfile.ZipFile(path) as archive:
+            return _read_archive(path, archive)
     except CheckpointError:
         raise
     except Exception as error:  # a damaged zip raises many kinds: BadZipFile, OSError, ValueError, EOFError...
+        raise CheckpointError(f"{path}: not a readable nnback checkpoint ({_what_it_is(path, error)})") from None
+
+
+def _what_it_is(path, error: Exception) -> str:
+    """Name what a file that is not a zip archive looks like, from its first bytes."""
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    if not isinstance(error, zipfile.BadZipFile) or not isinstance(path, (str, os.PathLike)):
+        return reason
+    with open(path, "rb") as file:
+        head = file.read(64)
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return f"{kind}, not an .npz archive"
+    if not head:
+        return "an empty file"
+    if head.lstrip()[:1] in (b"{", b"["):
+        return "JSON or text, not an .npz archive"
+    return "not a zip archive"
+
+
+_MAGIC = ((b"\x93NUMPY", "a bare .npy array"), (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
+          (b"\x1f\x8b", "a gzip file"), (b"\x80", "a Python pickle"))
+# nnback stores members uncompressed; real weights deflate by a few percent. A ratio beyond this is
+# a zip bomb: a few megabytes of file that would take gigabytes of memory.
+MAX_EXPANSION = 100
+MAX_INFO_BYTES = 64 << 20  # the description: configuration, history, RNG states; far below this
+
+
+def _read_archive(path, archive: zipfile.ZipFile) -> tuple[dict, dict[str, np.ndarray]]:
+    members = archive.infolist()
+    names = [member.filename for member in members]
+    if len(set(names)) != len(names):
+        raise CheckpointError(f"{path}: damaged checkpoint (a member name appears twice)")
+    if not all(name.endswith(".npy") for name in names):
+        odd = next(name for name in names if not name.endswith(".npy"))
+        raise CheckpointError(f"{path}: not an nnback checkpoint (member {odd[:80]!r} is not an .npy array)")
+    if sum(member.compress_size for member in members) > archive.fp.seek(0, os.SEEK_END):
+        raise CheckpointError(f"{path}: damaged checkpoint (its members claim more bytes than the file holds)")
+    for member in members:
+        if member.file_size > MAX_EXPANSION * member.compress_size + (1 << 20):
+            raise CheckpointError(f"{path}: refused member {member.filename[:80]!r}: {member.compress_size} bytes "
+                                  f"would expand to {member.file_size} (a zip bomb?)")
+    by_name = {name[:-4]: member for name, member in zip(names, members)}
+    if INFO_KEY not in by_name:
+        raise CheckpointError(f"{path}: not an nnback checkpoint (no {INFO_KEY} entry)")
+    raw = _read_member(path, archive, by_name.pop(INFO_KEY), np.dtype(np.uint8), None, MAX_INFO_BYTES)
+    info = _info(path, raw)
+    expected = expected_arrays(info)
+    _check_names(path, archive, by_name, expected)
+    dtype = np.dtype(info["dtype"])
+    return info, {name: _read_member(path, archive, by_name[name], dtype, expected[name]) for name in expected}
+
+
+def _check_names(path, archive, members: dict, expected: dict) -> None:
+    missing = [name for name in expected if name not in members]
+    extra = [name for name in members if name not in expected]
+    if missing:
+        raise CheckpointError(f"{path}: array {missing[0]!r} is missing (expected shape {expected[missing[0]]})")
+    if extra:
+        with archive.open(members[extra[0]]) as file:  # the header only, to name what it is
+            shape = _npy_header(path, extra[0], file)[0]
+        raise CheckpointError(f"{path}: unexpected array {extra[0][:80]!r} of shape {shape}")
+
+
+def _read_member(path, archive, member, dtype: np.dtype, shape: tuple | None, max_bytes: int | None = None):
+    """One member as an array, after its npy header is checked against ``dtype`` and ``shape``
+    (any 1-D length up to ``max_bytes`` when ``shape`` is None) and against the member's size."""
+    name = member.filename[:-4]
+    with archive.open(member) as file:
+        header_shape, dtype_read, header_bytes = _npy_header(path, name, file)
+    if dtype_read.hasobject or dtype_read != dtype:
+        raise CheckpointError(f"{path}: array {name!r} has dtype {dtype_read}, expected {dtype}")
+    if shape is None and (len(header_shape) != 1 or header_shape[0] * dtype.itemsize > max_bytes):
+        raise CheckpointError(f"{path}: array {name!r} has shape {header_shape}, expected at most {max_bytes} bytes")
+    if shape is not None and header_shape != shape:
+        raise CheckpointError(f"{path}: array {name!r} has shape {header_shape}, expected {shape}")
+    declared = math.prod(header_shape) * dtype.itemsize
+    if member.file_size != header_bytes + declared:
+        raise CheckpointError(f"{path}: array {name!r} declares {declared} bytes but holds "
+                              f"{member.file_size - header_bytes}")
+    with archive.open(member) as file:
+        return np.lib.format.read_array(file, allow_pickle=False)
+
+
+def _npy_header(path, name, file) -> tuple[tuple, np.dtype, int]:
+    """(shape, dtype, header length) of an npy stream, refusing anything unusual."""
+    try:
+        version = np.lib.format.read_magic(file)
+        if version not in ((1, 0), (2, 0)):
+            raise ValueError(f"npy format version {version}")
+        reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = reader(file)
+    except Exception as error:  # ValueError for a bad header, EOFError for a short one...
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise CheckpointError(f"{path}: not a readable nnback checkpoint ({reason})") from None
-    info = _info(path, arrays.pop(INFO_KEY, None))
-    _check_arrays(path, arrays, expected_arrays(info), info["dtype"])
-    return info, arrays
+        raise CheckpointError(f"{path}: array {name!r} has a damaged header ({reason[:200]})") from None
+    return tuple(shape), dtype, file.tell()
 
 
 def _info(path, raw) -> dict:
@@ -279,15 +379,3 @@ def expected_arrays(info: dict) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def _check_arrays(path, arrays: dict, expected: dict, dtype: str) -> None:
-    missing = [name for name in expected if name not in arrays]
-    extra = [name for name in arrays if name not in expected]
-    if missing:
-        raise CheckpointError(f"{path}: array {missing[0]!r} is missing (expected shape {expected[missing[0]]})")
-    if extra:
-        raise CheckpointError(f"{path}: unexpected array {extra[0]!r} of shape {arrays[extra[0]].shape}")
-    for name, shape in expected.items():
-        if arrays[name].shape != shape:
-            raise CheckpointError(f"{path}: array {name!r} has shape {arrays[name].shape}, expected {shape}")
-        if arrays[name].dtype != np.dtype(dtype):
-            raise CheckpointError(f"{path}: array {name!r} has dtype {arrays[name].dtype}, expected {dtype}")

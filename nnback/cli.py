@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import math
 import os
-import signal
 import sys
-import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,12 +24,16 @@ from .backend import BackendUnavailable, get_backend, to_numpy
 from .config import (ACTIVATION_NAMES, AUGMENT_NAMES, DTYPE_NAMES, INIT_NAMES, LOSS_NAMES, OPTIMIZER_NAMES, SCHEDULES,
                      ConfigError, TrainConfig)
 from .data import DataError, load_mnist
+from .files import require_regular_file
 from .formats import read_examples
 from .images import ImageUnavailable, load_digit
+from .outputs import check_outputs
 from .presets import PRESETS
 from .plots import PlotUnavailable, plot_confusion, plot_digit_grid, plot_history, require_matplotlib
-from .report import digit_art, evaluation_report, format_confusion, predict_outputs, top_k
+from .report import SHADES, digit_art, evaluation_report, format_confusion, predict_outputs, top_k
 from .runner import ResumeError, load_model, prepare
+from .signals import StopOnSignal, exit_on_signal
+from .terminal import can_encode, guard_streams
 from .training import TrainingDiverged, TrainingInterrupted
 
 
@@ -78,20 +80,6 @@ def _rates(text: str) -> float | list[float]:
     return rates[0] if len(rates) == 1 else rates
 
 
-def _writable(path: str | None, option: str) -> None:
-    """Fail before training, not after it, when an output path cannot be written."""
-    if path is None:
-        return
-    target = Path(path)
-    parent = target.parent if str(target.parent) else Path(".")
-    if target.is_dir():
-        raise InputError(f"{option} {path}: is a directory; give a file name")
-    if not parent.is_dir():
-        raise InputError(f"{option} {path}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
-        raise InputError(f"{option} {path}: not writable")
-
-
 class Progress:
     """A one-line progress bar on stderr, only when stderr is a terminal."""
 
@@ -132,6 +120,7 @@ def _report_line(stats: dict, epochs: int, unit: str) -> str:
 @click.version_option(__version__, package_name="nnback")
 def main() -> None:
     """nnback: train fully connected networks on MNIST or your own data, on the CPU (NumPy) or a GPU (CuPy)."""
+    guard_streams()
 
 
 DATA_HELP = ("Data: a directory or file of IDX images, a CSV file (header optional), a Keras-style .npz, or "
@@ -213,10 +202,10 @@ def train_command(metrics_out, save, save_every, resume, plot, quiet, debug, pre
     SGD with momentum and a cosine learning-rate schedule, 15 epochs. On other data (--data) the
     input and output sizes follow the data.
 
-    Ctrl-C (or SIGTERM) stops after the current step; with --save the run is saved there and
+    Ctrl-C (or SIGTERM, or SIGHUP) stops after the current step; with --save the run is saved there and
     --resume continues it exactly.
     """
-    with _friendly_errors(debug):
+    with exit_on_signal(), _friendly_errors(debug):
         outputs = Outputs(metrics_out, save, plot, save_every, log_csv, tensorboard)
         changes = _given_options(options)
         if resume is not None and preset is not None:
@@ -233,8 +222,8 @@ def train_command(metrics_out, save, save_every, resume, plot, quiet, debug, pre
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 def augment_command(name, count, seed, plot, debug) -> None:
     """Show what --augment does: eight test digits, each next to COUNT augmented versions."""
-    with _friendly_errors(debug):
-        _writable(plot, "--plot")
+    with exit_on_signal(), _friendly_errors(debug):
+        check_outputs({"--plot": plot})
         require_matplotlib()
         backend = get_backend("cpu")
         test = load_mnist(val_size=0).test
@@ -288,19 +277,19 @@ class Outputs:
     log_csv: str | None = None
     tensorboard: str | None = None
 
-    def check(self) -> None:
+    def check(self, reading: dict | None = None) -> None:
+        """Refuse, before any training, outputs that cannot be written the way the real write will
+        happen, that collide with each other, or that would overwrite a file being read."""
         if self.save_every is not None and (self.save_every < 1 or not self.save):
             raise InputError(f"--save-every {self.save_every}: give a positive number of epochs, together with --save")
-        _writable(self.metrics_out, "--metrics-out")
-        _writable(self.save, "--save")
-        _writable(self.plot, "--plot")
-        _writable(self.log_csv, "--log-csv")
+        check_outputs({"--save": self.save, "--metrics-out": self.metrics_out, "--plot": self.plot,
+                       "--log-csv": self.log_csv}, reading, replaces={"--save": "--resume"})
         if self.plot:
             require_matplotlib()
 
 
 def _train(changes: dict, outputs: Outputs, quiet: bool, resume, preset) -> None:
-    outputs.check()
+    outputs.check(reading={"--resume": resume, "--data": changes.get("data")})
     if resume is not None:
         run = prepare(resume=resume, changes=changes)
     else:
@@ -365,7 +354,10 @@ def _fit(run, outputs: Outputs, quiet: bool):
     # bury the one-line message that follows.
     with StopOnSignal() as stop, np.errstate(over="ignore", invalid="ignore"):
         try:
-            return run.fit(report, progress.step, stop)
+            result = run.fit(report, progress.step, stop)
+            if stop():  # the signal came during the last evaluation: save and exit as for any other
+                raise TrainingInterrupted(run.position)
+            return result
         except TrainingInterrupted:
             progress.clear()
             _save_interrupted(run, outputs.save, stop)
@@ -412,47 +404,6 @@ def _diverged_message(error: TrainingDiverged, config: TrainConfig, save: str | 
             f"{error.step}; try a smaller --lr than {config.lr:g}{kept}")
 
 
-class StopOnSignal:
-    """While active, SIGINT and SIGTERM ask training to stop after the current step (it is the
-    ``should_stop`` callable) instead of killing the process; a second signal aborts at once.
-    Outside the main thread (where signals cannot be caught) it does nothing."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self):
-        self.received: int | None = None
-        self.previous: dict = {}
-
-    def __enter__(self) -> "StopOnSignal":
-        if threading.current_thread() is threading.main_thread():
-            self.previous = {number: signal.signal(number, self._handle) for number in self.SIGNALS}
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for number, handler in self.previous.items():
-            signal.signal(number, handler)
-        self.previous = {}
-
-    def _handle(self, number, frame) -> None:
-        if self.received is not None:
-            self.__exit__()
-            raise KeyboardInterrupt
-        self.received = number
-        click.echo(f"\n{signal.Signals(number).name}: stopping after this step (again to abort now)", err=True)
-
-    def __call__(self) -> bool:
-        return self.received is not None
-
-    @property
-    def signal_name(self) -> str:
-        return signal.Signals(self.received).name if self.received else "signal"
-
-    @property
-    def exit_code(self) -> int:
-        """128 + the signal number, as a shell reports a process killed by it (130, 143)."""
-        return 128 + (self.received or signal.SIGINT)
-
-
 # ---------------------------------------------------------------------- evaluate and predict
 
 
@@ -482,8 +433,8 @@ def _with_read_options(command):
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 def evaluate_command(model_path, data_path, label_column, device, metrics_out, plot, debug) -> None:
     """Test a saved MODEL on labelled data: accuracy, accuracy per class and the confusion matrix."""
-    with _friendly_errors(debug):
-        Outputs(metrics_out=metrics_out, plot=plot).check()
+    with exit_on_signal(), _friendly_errors(debug):
+        Outputs(metrics_out=metrics_out, plot=plot).check(reading={"MODEL": model_path, "--data": data_path})
         model, info, backend = load_model(model_path, device)
         examples = _examples(data_path, label_column, info)
         if examples.labels is None:
@@ -513,11 +464,13 @@ def evaluate_command(model_path, data_path, label_column, device, metrics_out, p
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 def predict_command(model_path, index, image, data_path, label_column, device, top, debug) -> None:
     """Show one sample with MODEL's predicted class and its top probabilities."""
-    with _friendly_errors(debug):
+    with exit_on_signal(), _friendly_errors(debug):
         if (index is None) == (image is None):
             raise InputError("give exactly one of --index N (a row of --data) or --image FILE.png")
         if image is not None and (data_path is not None or label_column is not None):
             raise InputError("--image classifies one image file; --data and --label-column do not apply to it")
+        if image is not None:
+            require_regular_file(image, "image file")  # before anything else is read: a FIFO never blocks
         model, info, backend = load_model(model_path, device)
         if image is not None:
             features, label = _image_features(image, info), None
@@ -529,9 +482,11 @@ def predict_command(model_path, index, image, data_path, label_column, device, t
             features = examples.features[index]
             label = None if examples.labels is None else str(examples.labels[index])
         outputs = predict_outputs(model, backend, info.features(features[None, :]))[0]
+        ascii = not can_encode(SHADES + BAR)  # e.g. PYTHONIOENCODING=latin-1: draw in plain ASCII
         if info.image_shape is not None and (len(info.image_shape) == 2 or info.image_shape[2] == 1):
-            click.echo(digit_art(features, info.image_shape[:2]))
-        click.echo(_prediction_lines(outputs, label, min(top, len(info.classes)), model.output.name, info.classes))
+            click.echo(digit_art(features, info.image_shape[:2], ascii=ascii))
+        click.echo(_prediction_lines(outputs, label, min(top, len(info.classes)), model.output.name, info.classes,
+                                     ascii))
 
 
 def _examples(data_path, label_column, info):
@@ -563,7 +518,10 @@ def _image_features(path, info):
     return load_digit(path)
 
 
-def _prediction_lines(outputs, label: str | None, top: int, output_name: str, classes) -> str:
+BAR = "█"
+
+
+def _prediction_lines(outputs, label: str | None, top: int, output_name: str, classes, ascii: bool = False) -> str:
     best = [(classes[k], value) for k, value in top_k(outputs, top)]
     truth = "" if label is None else f"   (true class {label}{', correct' if best[0][0] == label else ', WRONG'})"
     lines = [f"predicted {best[0][0]}{truth}"]
@@ -573,7 +531,7 @@ def _prediction_lines(outputs, label: str | None, top: int, output_name: str, cl
     width = max(len(name) for name, _ in best)
     for name, value in best:
         shown = f"{100 * value:6.2f}%" if as_percent else f"{value:7.4f}"
-        bar = "█" * int(round(20 * min(max(value, 0.0), 1.0)))
+        bar = ("#" if ascii else BAR) * int(round(20 * min(max(value, 0.0), 1.0)))
         lines.append(f"  {name:>{width}}  {shown}  {bar}".rstrip())
     return "\n".join(lines)
 
@@ -594,8 +552,8 @@ def export_command(model_path, out, format_, debug) -> None:
     """
     from .export import ExportUnavailable, export_model
 
-    with _friendly_errors(debug):
-        _writable(out, "OUT")
+    with exit_on_signal(), _friendly_errors(debug):
+        check_outputs({"OUT": out}, {"MODEL": model_path})
         model, info, _ = load_model(model_path)
         standardizer = info.standardizer.as_dict() if info.standardizer is not None else None
         try:

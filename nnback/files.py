@@ -25,14 +25,19 @@ def require_regular_file(path, what: str = "file") -> Path:
     except OSError as error:
         raise NotRegularFile(f"{path}: cannot read ({error.strerror or error})") from None
     if not stat.S_ISREG(mode):
-        kind = _kind(mode)
-        raise NotRegularFile(f"{path}: not a regular file ({kind}); give a {what}")
+        kind = kind_of(mode)
+        article = "an" if what[:1] in "aeiou" else "a"
+        raise NotRegularFile(f"{path}: not a regular file ({kind}); give {article} {what}")
     return path
 
 
-def _kind(mode: int) -> str:
+def kind_of(mode: int) -> str:
+    """What a non-regular file is, in words ("a FIFO", "a directory", ...)."""
     for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
                        (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
         if test(mode):
             return name
     return "not a plain file"
+
+
+_kind = kind_of  # the earlier private name

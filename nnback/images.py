@@ -8,9 +8,13 @@ the digit is cropped, scaled and centred. Pillow is an optional extra (``nnback[
 
 from __future__ import annotations
 
+import os
+import warnings
+
 import numpy as np
 
 from .data import DataError
+from .files import require_regular_file
 
 SIDE, BOX, MAX_SIDE = 28, 20, 1024
 
@@ -45,23 +49,62 @@ def _border(pixels: np.ndarray) -> np.ndarray:
 
 
 def _grayscale(path) -> np.ndarray:
+    """The image as (height, width) float64 in [0, 1], at most MAX_SIDE pixels a side."""
     Image = require_pillow()
+    if not os.path.exists(path):
+        raise DataError(f"{path}: not an image Pillow can read (no such file)")
+    require_regular_file(path, "image file")  # before open: a FIFO would block, /dev/zero never ends
     try:
-        with Image.open(path) as image:
-            image.load()
-            image.thumbnail((MAX_SIDE, MAX_SIDE))  # a photo's 4000 pixels add nothing to a 20-pixel digit
-            if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-                # Transparent pixels have no colour of their own; put them on white paper.
-                rgba = image.convert("RGBA")
-                paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                image = Image.alpha_composite(paper, rgba)
-            gray = np.asarray(image.convert("L"), dtype=np.float64) / 255.0
+        with warnings.catch_warnings():
+            # Pillow only warns between its pixel limit and twice it; a bomb is a bomb either way.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.load()
+                gray = _to_unit(Image, image)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise DataError(f"{path}: refused, the image is too large ({_first_line(error)})") from None
     except Exception as error:  # an untrusted file: Pillow's decoders raise OSError, ValueError, SyntaxError...
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise DataError(f"{path}: not an image Pillow can read ({first})") from None
+        raise DataError(f"{path}: not an image Pillow can read ({_first_line(error)})") from None
     if gray.ndim != 2 or min(gray.shape) < 1:
         raise DataError(f"{path}: the image has no pixels")
     return gray
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+HIGH_DEPTH = ("I", "F")  # 16-bit PNGs open as I;16 (or I), 32-bit TIFFs as I or F
+
+
+def _to_unit(Image, image) -> np.ndarray:
+    """Any mode → gray in [0, 1]. 16-bit and float images are scaled by their own range (not
+    clipped at 255 as Pillow's convert("L") does), so a 16-bit copy reads like its 8-bit original."""
+    if image.mode.split(";")[0] in HIGH_DEPTH:
+        values = np.asarray(image, dtype=np.float64)
+        if values.ndim != 2 or not np.isfinite(values).all():
+            raise ValueError(f"mode {image.mode} with non-finite or odd-shaped pixels")
+        unit = Image.fromarray(_unit_range(values, image.mode).astype(np.float32), "F")
+        unit.thumbnail((MAX_SIDE, MAX_SIDE))  # a photo's 4000 pixels add nothing to a 20-pixel digit
+        return np.clip(np.asarray(unit, dtype=np.float64), 0.0, 1.0)
+    image.thumbnail((MAX_SIDE, MAX_SIDE))
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
+        # Transparent pixels have no colour of their own; put them on white paper.
+        rgba = image.convert("RGBA")
+        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(paper, rgba)
+    return np.asarray(image.convert("L"), dtype=np.float64) / 255.0
+
+
+def _unit_range(values: np.ndarray, mode: str) -> np.ndarray:
+    """Divide by the full scale the values were stored on: 65535 for 16-bit, 1.0 or 255 for floats
+    that fit them; anything else (negative, larger) by its own minimum and maximum."""
+    low, high = float(values.min()), float(values.max())
+    scales = (65535.0,) if mode.startswith("I;16") else (1.0, 255.0, 65535.0)
+    for scale in scales:
+        if low >= 0.0 and high <= scale:
+            return values / scale
+    return (values - low) / (high - low) if high > low else np.zeros_like(values)
 
 
 def _fit_box(pixels: np.ndarray) -> np.ndarray:

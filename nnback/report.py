@@ -11,6 +11,7 @@ import numpy as np
 from .backend import to_numpy
 
 SHADES = " ░▒▓█"
+ASCII_SHADES = " .:+#"  # for a terminal whose encoding has no block characters
 
 
 def predict_outputs(model, backend, images: np.ndarray, chunk: int = 10_000) -> np.ndarray:
@@ -66,14 +67,15 @@ def top_k(outputs: np.ndarray, k: int = 3) -> list[tuple[int, float]]:
     return [(int(c), float(outputs[c])) for c in order]
 
 
-def digit_art(image: np.ndarray, shape=(28, 28)) -> str:
+def digit_art(image: np.ndarray, shape=(28, 28), ascii: bool = False) -> str:
     """A grayscale image in [0, 1] of ``shape`` (h, w) as h/2 lines of shade blocks: each character
     covers two pixel rows (a terminal cell is about twice as tall as it is wide), so the image keeps
-    its proportions."""
+    its proportions. ``ascii`` draws with plain ASCII shades instead."""
+    shades = ASCII_SHADES if ascii else SHADES
     height, width = (shape, shape) if isinstance(shape, int) else (int(shape[0]), int(shape[1]))
     pixels = np.clip(np.asarray(image, dtype=np.float64).reshape(height, width), 0.0, 1.0)
     if height % 2:
         pixels = np.vstack([pixels, np.zeros((1, width))])
     pairs = (pixels[0::2] + pixels[1::2]) / 2.0
-    levels = np.minimum((pairs * len(SHADES)).astype(int), len(SHADES) - 1)
-    return "\n".join("".join(SHADES[level] for level in row).rstrip() for row in levels)
+    levels = np.minimum((pairs * len(shades)).astype(int), len(shades) - 1)
+    return "\n".join("".join(shades[level] for level in row).rstrip() for row in levels)

@@ -176,6 +176,7 @@ def test_missing_pillow_and_matplotlib_are_named_with_the_extra_to_install(train
                                                                           monkeypatch):
     monkeypatch.setitem(sys.modules, "PIL", None)  # makes `import PIL` raise ImportError
     monkeypatch.setitem(sys.modules, "matplotlib", None)
+    (tmp_path / "any.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     result = cli("predict", trained[0], "--image", tmp_path / "any.png")
     assert result.exit_code == 1 and 'pip install "nnback[image]"' in error_line(result)
     save = tmp_path / "never.npz"

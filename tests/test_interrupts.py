@@ -56,7 +56,7 @@ def train_then_signal(data_dir, save: Path | None, number: int) -> tuple[int, st
     return process.returncode, first + stdout, stderr
 
 
-@pytest.mark.parametrize("number, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize("number, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_a_signal_mid_epoch_saves_a_checkpoint_that_resumes_exactly(small_mnist_dir, tmp_path, uninterrupted,
                                                                     number, code):
     save = tmp_path / "run.npz"
@@ -79,3 +79,135 @@ def test_without_save_the_interrupt_says_nothing_was_saved(small_mnist_dir):
     returncode, _, stderr = train_then_signal(small_mnist_dir, None, signal.SIGINT)
     assert returncode == 130
     assert "nothing saved (add --save PATH to keep a resumable checkpoint)" in stderr
+
+
+# ------------------------------------------------------------------ a signal in every phase
+
+# The child makes one phase announce itself on stderr and then take its time; the hooks live here,
+# in the test, not in the package. "saving" writes half a file first, as a slow disk would.
+CHILD = """
+import sys, time
+import numpy, nnback.runner, nnback.training
+phase, args = sys.argv[1], sys.argv[2:]
+
+def announce(what, seconds):
+    print("PHASE", what, file=sys.stderr, flush=True)
+    time.sleep(seconds)
+
+def slow(function, what, seconds=60):
+    def wrapper(*a, **k):
+        announce(what, seconds)
+        return function(*a, **k)
+    return wrapper
+
+if phase == "loading":
+    nnback.runner.load_dataset = slow(nnback.runner.load_dataset, "loading")
+if phase == "building":
+    nnback.runner.Trainer.__init__ = slow(nnback.runner.Trainer.__init__, "building")
+if phase == "evaluating":
+    calls, evaluate = [], nnback.training.Evaluation.__call__
+    def last_evaluation_is_slow(self, model, loss):
+        calls.append(1)
+        if len(calls) == 2:
+            announce("evaluating", 2)
+        return evaluate(self, model, loss)
+    nnback.training.Evaluation.__call__ = last_evaluation_is_slow
+if phase == "saving":
+    def half_a_save(file, **arrays):
+        file.write(b"PK half a checkpoint")
+        file.flush()
+        announce("saving", 60)
+    numpy.savez = half_a_save
+from nnback.cli import main
+sys.argv = ["nnback", *args]
+main()
+"""
+QUICK = ["--layers", "784,16,10", "--epochs", "2", "--val-size", "100", "--batch-size", "100"]
+
+
+def start(phase: str, *args) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-c", CHILD, phase, "train", *map(str, args)], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def wait_for(process: subprocess.Popen, marker: str) -> str:
+    """The child's output up to and including the first line that starts with ``marker``."""
+    seen = ""
+    while True:
+        line = process.stdout.readline()
+        seen += line
+        if not line or line.startswith(marker):
+            assert line, f"the child ended before {marker!r}:\n{seen}"
+            return seen
+
+
+def finish(process: subprocess.Popen, seen: str) -> tuple[int, str]:
+    try:
+        rest, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    return process.returncode, seen + rest
+
+
+@pytest.mark.parametrize("phase", ["loading", "building"])
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_before_training_exits_at_once_with_one_line(small_mnist_dir, tmp_path, phase, number):
+    save = tmp_path / "run.npz"
+    process = start(phase, "--data", small_mnist_dir, *QUICK, "--save", save)
+    seen = wait_for(process, f"PHASE {phase}")
+    process.send_signal(number)
+    code, output = finish(process, seen)
+    assert code == 128 + number, output
+    name = signal.Signals(number).name
+    assert output.splitlines()[-1] == f"interrupted by {name}; stopped without leaving a half-written file"
+    assert "Traceback" not in output and "Aborted" not in output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_signal_during_the_final_evaluation_saves_the_finished_run(small_mnist_dir, tmp_path):
+    save = tmp_path / "run.npz"
+    process = start("evaluating", "--data", small_mnist_dir, *QUICK, "--save", save)
+    seen = wait_for(process, "PHASE evaluating")
+    process.send_signal(signal.SIGINT)
+    code, output = finish(process, seen)
+    assert code == 130, output
+    assert f"interrupted by SIGINT after epoch 2; saved a resumable checkpoint to {save}" in output
+    assert load_checkpoint(save).position.epoch == 2 and "Traceback" not in output
+    assert [p.name for p in tmp_path.iterdir()] == ["run.npz"]
+
+
+@pytest.fixture
+def old_checkpoint(small_mnist_dir, tmp_path) -> Path:
+    path = tmp_path / "run.npz"
+    result = CliRunner().invoke(main, ["train", "--data", str(small_mnist_dir), *QUICK, "--save", str(path)])
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def test_a_signal_during_the_final_save_keeps_the_old_checkpoint(small_mnist_dir, old_checkpoint):
+    before = old_checkpoint.read_bytes()
+    process = start("saving", "--data", small_mnist_dir, *QUICK, "--save", old_checkpoint, "--seed", "7")
+    seen = wait_for(process, "PHASE saving")
+    process.send_signal(signal.SIGINT)
+    code, output = finish(process, seen)
+    assert code == 130, output
+    assert output.splitlines()[-1] == "interrupted by SIGINT; stopped without leaving a half-written file"
+    assert old_checkpoint.read_bytes() == before
+    assert [p.name for p in old_checkpoint.parent.iterdir()] == ["run.npz"]  # no temporary file
+
+
+def test_a_second_signal_aborts_the_interrupt_save_without_a_half_written_file(small_mnist_dir, old_checkpoint):
+    """The first signal stops training and starts the save; a second aborts that save at once."""
+    before = old_checkpoint.read_bytes()
+    process = start("saving", "--data", small_mnist_dir, *RUN, "--save", old_checkpoint)
+    seen = wait_for(process, "epoch 1/3")
+    process.send_signal(signal.SIGTERM)
+    seen += wait_for(process, "PHASE saving")
+    process.send_signal(signal.SIGINT)
+    code, output = finish(process, seen)
+    assert code == 130, output
+    assert "SIGTERM: stopping after this step" in output and "Traceback" not in output
+    assert old_checkpoint.read_bytes() == before
+    assert [p.name for p in old_checkpoint.parent.iterdir()] == ["run.npz"]
