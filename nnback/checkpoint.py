@@ -205,7 +205,8 @@ def _read_archive(path, archive: zipfile.ZipFile) -> tuple[dict, dict[str, np.nd
     if not all(name.endswith(".npy") for name in names):
         odd = next(name for name in names if not name.endswith(".npy"))
         raise CheckpointError(f"{path}: not an nnback checkpoint (member {odd[:80]!r} is not an .npy array)")
-    if sum(member.compress_size for member in members) > archive.fp.seek(0, os.SEEK_END):
+    size = archive.fp.seek(0, os.SEEK_END) if archive.fp is not None else 0
+    if sum(member.compress_size for member in members) > size:
         raise CheckpointError(f"{path}: damaged checkpoint (its members claim more bytes than the file holds)")
     for member in members:
         if member.file_size > MAX_EXPANSION * member.compress_size + (1 << 20):

@@ -126,6 +126,8 @@ def _refuse(mask: np.ndarray, values: np.ndarray, part: Part, what: str) -> None
 def label_keys(part: Part) -> np.ndarray:
     """The labels as int64 (integers, whole floats) or str (names), one per sample."""
     y, where = part.y, part.where
+    if y is None:
+        raise DataError(f"{where}: holds no labels; training needs a label for every sample")
     n = part.x.shape[0] if part.x.ndim else 0
     if y.ndim != 1 or y.shape[0] != n:
         raise DataError(f"{where}: {n} samples but labels of shape {y.shape}; expected one label per sample")

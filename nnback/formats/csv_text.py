@@ -115,7 +115,7 @@ def _label_column(chosen, names, text, width: int, where: str) -> tuple[int, str
     if isinstance(chosen, (int, np.integer)) and not isinstance(chosen, bool):
         if not 0 <= chosen < width:
             raise DataError(f"{where}: no label column {chosen}; the rows have columns 0 to {width - 1}")
-        return int(chosen), f"column {chosen}{_named(names, chosen)} (as asked)"
+        return int(chosen), f"column {chosen}{_named(names, int(chosen))} (as asked)"
     folded = [name.casefold() for name in names] if names else []
     if chosen is not None:
         if names is None:

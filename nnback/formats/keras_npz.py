@@ -25,11 +25,11 @@ def read_npz(path: Path) -> Parts:
         with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as archive:
             files = set(archive.files)
             if {"x_train", "y_train"} <= files:
-                test = {"x_test", "y_test"} & files
-                if len(test) == 1:
-                    raise DataError(f"{path}: holds {test.pop()} without its partner; "
+                present = {"x_test", "y_test"} & files
+                if len(present) == 1:
+                    raise DataError(f"{path}: holds {present.pop()} without its partner; "
                                     "a test part needs x_test and y_test")
-                keys = KEYS if test else KEYS[:2]
+                keys: tuple[str, ...] = KEYS if present else KEYS[:2]
             elif "x" in files:  # without y: rows to predict on, which cannot train
                 keys = ("x", "y") if "y" in files else ("x",)
             else:
