@@ -79,7 +79,7 @@ class Dataset:
             for array, dtype in ((split.features, np.float32), (split.labels, np.int64)):
                 array = np.ascontiguousarray(array, dtype=dtype)
                 digest.update(repr(array.shape).encode())
-                digest.update(memoryview(array))  # a contiguous buffer, hashed without a copy
+                digest.update(array.data)  # the contiguous buffer, hashed without a copy
         return digest.hexdigest()
 
 
