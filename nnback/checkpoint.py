@@ -10,7 +10,7 @@ against what that description implies, so a damaged or foreign file is refused w
 naming the array, never half-loaded.
 
 Arrays cross to the host with :func:`to_numpy` and back with ``backend.asarray``, so a checkpoint
-written on ``--device cuda`` loads on ``--device cpu`` and the other way round.
+written on a GPU loads on the CPU and the other way round.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from .config import (ACTIVATION_NAMES, AUGMENT_NAMES, DTYPE_NAMES, INIT_NAMES, L
 from .data import DataError, load_mnist
 from .files import require_regular_file
 from .formats import read_examples
-from .images import ImageUnavailable, load_digit
+from .images import ImageUnavailable, load_digit, load_image
 from .outputs import check_outputs
 from .presets import PRESETS
 from .plots import PlotUnavailable, plot_confusion, plot_digit_grid, plot_history, require_matplotlib
@@ -510,12 +510,13 @@ def _codes(names, info, source: str):
 
 
 def _image_features(path, info):
+    """The image file as the model's inputs: MNIST's preprocessing for 28x28 digit models, the
+    file's gray levels resized to the model's shape otherwise."""
     if info.image_shape is None:
         raise InputError(f"--image {path}: the model was trained on tabular features, not images")
-    if tuple(info.image_shape) not in ((28, 28), (28, 28, 1)):
-        raise InputError(f"--image {path}: reading image files is for 28x28 grayscale models; this model takes "
-                         f"{'x'.join(map(str, info.image_shape))} images (use --data and --index)")
-    return load_digit(path)
+    if tuple(info.image_shape) in ((28, 28), (28, 28, 1)):
+        return load_digit(path)
+    return load_image(path, info.image_shape)
 
 
 BAR = "█"

@@ -28,7 +28,7 @@ def require_pillow():
     try:
         from PIL import Image
     except ImportError:
-        raise ImageUnavailable('--image needs Pillow, which is not installed; '
+        raise ImageUnavailable('reading image files needs Pillow, which is not installed; '
                                'install it with: pip install "nnback[image]"') from None
     return Image
 
@@ -129,3 +129,16 @@ def _centre(digit: np.ndarray) -> np.ndarray:
     left = int(np.clip(round(SIDE / 2 - centre_col), 0, SIDE - width))
     frame[top:top + height, left:left + width] = digit
     return np.clip(frame, 0.0, 1.0)
+
+
+def load_image(path, shape) -> np.ndarray:
+    """An image file → (h·w,) gray levels in [0, 1] resized to a model's (h, w) images, for models
+    trained on images other than MNIST-style digits (those go through :func:`load_digit`). The
+    file's gray levels are kept as they are: no inversion, cropping or centring."""
+    height, width = int(shape[0]), int(shape[1])
+    if len(shape) > 2 and int(shape[2]) != 1:
+        raise DataError(f"{path}: the model takes {shape[2]}-channel images; reading image files is for "
+                        "grayscale models (give the pixels as --data rows instead)")
+    Image = require_pillow()
+    gray = Image.fromarray(_grayscale(path).astype(np.float32), "F").resize((width, height), Image.BILINEAR)
+    return np.clip(np.asarray(gray, dtype=np.float64), 0.0, 1.0).reshape(-1)

@@ -23,7 +23,7 @@ def require_matplotlib():
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise PlotUnavailable('--plot needs matplotlib, which is not installed; '
+        raise PlotUnavailable('plotting needs matplotlib, which is not installed; '
                               'install it with: pip install "nnback[plot]"') from None
     return plt
 

@@ -191,6 +191,8 @@ class Trainer:
     def decisions(self) -> list[str]:
         """What the defaults decided for this data, in one line each."""
         config, notes = self.config, []
+        if self.info.standardizer is not None:
+            notes.append("features standardised by the training set's mean and standard deviation (kept with the model)")
         if config.layers is None:
             notes.append(f"network {self.sizes}: {self.sizes[0]} inputs and {self.sizes[-1]} classes from the data")
         if config.lr_is_default:

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..data import FILES, Dataset, DataError, Split, hold_out_validation, load_mnist, read_idx_dir, split_train
 from ..data import stratified_sample
-from .checks import Part, Parts, choose_shape, features_of, label_keys, printable
+from .checks import Part, Parts, choose_shape, features_of, label_keys, pixel_range, printable
 from .csv_text import read_csv
 from .idx import IdxSet, find_set, idx_sets, read_idx_array
 from .keras_npz import read_npz
@@ -252,11 +252,12 @@ def _hold_out_test(whole: Split, fraction: float, rng, name: str, where: str):
 def _shape_note(part: Part, shape) -> str:
     d = int(np.prod(part.x.shape[1:])) if part.x.ndim >= 2 else 0
     if shape is None:
-        return f"tabular: {d:,} features per row, raw values (not standardised here)"
+        return f"tabular: {d:,} features per row"
     size = "x".join(map(str, shape))
+    scale = "" if part.x.dtype.kind == "f" and not part.text else f" / {pixel_range(part.x)}"
     if part.x.ndim == 2 and part.text:
-        return f"images: each row's {d:,} whole numbers 0-255 read as a {size} image (pixels / 255)"
-    return f"images: {size}, {part.x.dtype} pixels scaled to [0, 1]"
+        return f"images: each row's {d:,} whole numbers read as a {size} image (pixels{scale})"
+    return f"images: {size}, {part.x.dtype} pixels scaled to [0, 1] (pixels{scale})"
 
 
 def _list(names: tuple[str, ...]) -> str:

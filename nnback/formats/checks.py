@@ -88,9 +88,22 @@ def features_of(part: Part, shape: tuple | None) -> np.ndarray:
     return unit_pixels(flat, part)
 
 
+PIXEL_RANGES = (1, 16, 255)  # binary, scikit-learn's 8x8 digits' intensities 0-16, 8-bit
+
+
+def pixel_range(flat: np.ndarray) -> int:
+    """The full range of integer pixels: the smallest of 1, 16 and 255 that holds the largest value
+    (65535 for uint16). MNIST's 0-255 divide by 255; 0/1 images stay 0/1, digits' 0-16 divide by 16."""
+    if flat.dtype == np.uint16:
+        return 65535
+    top = float(flat.max()) if flat.size else 0.0
+    return next((limit for limit in PIXEL_RANGES if top <= limit), 255)
+
+
 def unit_pixels(flat: np.ndarray, part: Part) -> np.ndarray:
-    """Pixels as float32 in [0, 1]: uint16 over 65535, other integers 0-255 over 255 (as the bundled
-    IDX path, for identical bits), floats already in [0, 1]; text numbers must be whole 0-255."""
+    """Pixels as float32 in [0, 1]: integers over their range (:func:`pixel_range`; 255 for 8-bit
+    data, as the bundled IDX path, for identical bits), floats already in [0, 1]; text numbers must
+    be whole 0-255."""
     kind = flat.dtype.kind
     if flat.dtype == np.uint16:
         pixels = flat.astype(np.float32)
@@ -105,7 +118,7 @@ def unit_pixels(flat: np.ndarray, part: Part) -> np.ndarray:
             _refuse((flat < 0) | (flat > 255), flat, part, "is outside 0-255; expected intensities 0-255")
             flat = flat.astype(np.uint8)
         pixels = flat.astype(np.float32)
-        pixels /= np.float32(255.0)
+        pixels /= np.float32(pixel_range(flat))
         return pixels
     _refuse(~np.isfinite(flat), flat, part, "is NaN or infinite; every pixel must be a number in [0, 1]")
     _refuse((flat < 0) | (flat > 1), flat, part, "is outside the range; expected floats in [0, 1] (or integers 0-255)")

@@ -96,7 +96,7 @@ def _check_opcodes(raw: bytes) -> None:
 
 
 def read_pickle(path: Path) -> Parts:
-    """Nielsen's three splits; his validation split is kept (``--val-size`` does not apply)."""
+    """Nielsen's three splits; his validation split is kept (``val_size`` does not apply)."""
     content = load_arrays_only(read_bytes(path), str(path))
     if not _is_pairs(content):
         raise DataError(f"{path}: expected a tuple of three (images, labels) pairs as in Nielsen's "

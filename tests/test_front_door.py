@@ -1,0 +1,133 @@
+"""One front door: the configuration checks itself, every door trains the same run, models travel
+between the estimator and the CLI, and any classification data trains with the defaults."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import nnback
+from nnback.checkpoint import load_checkpoint
+from nnback.cli import main
+from nnback.config import ConfigError, TrainConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("values, field", [
+    ({"lr": -1.0}, "lr"), ({"lr": float("nan")}, "lr"), ({"momentum": 1.0}, "momentum"),
+    ({"weight_decay": -0.1}, "weight_decay"), ({"batch_size": 0}, "batch_size"), ({"epochs": 0}, "epochs"),
+    ({"dropout": 1.0}, "dropout"), ({"hidden": [10], "layers": [784, 10, 10]}, "hidden"),
+    ({"optimizer": "lbfgs"}, "optimizer"), ({"loss": "cross-entropy", "output_activation": "relu"}, "loss"),
+    ({"patience": 3, "val_size": 0}, "patience"), ({"seed": -1}, "seed"), ({"image_shape": [28]}, "image_shape"),
+    ({"test_fraction": 1.0}, "test_fraction"), ({"preset": "lenet"}, "preset"), ({"label_column": -2}, "label_column"),
+])
+def test_an_invalid_configuration_raises_when_built_naming_the_field(values, field):
+    with pytest.raises(ConfigError) as error:
+        TrainConfig(**values)
+    assert error.value.field == field and str(error.value).startswith(field)
+
+
+def test_the_optimizer_decides_the_default_learning_rate_wherever_the_config_is_built():
+    assert TrainConfig().lr == 0.05 and TrainConfig(optimizer="adam").lr == 1e-3
+    assert TrainConfig().replace(optimizer="adam").lr == 1e-3  # a defaulted lr follows the optimizer
+    assert TrainConfig(lr=0.2).replace(optimizer="adam").lr == 0.2  # a chosen one stays
+    assert TrainConfig.from_preset("keras-dense").lr == 1e-3 and TrainConfig.from_dict({"optimizer": "adam"}).lr == 1e-3
+
+
+def test_the_library_and_the_cli_train_the_same_run(small_mnist_dir, tmp_path):
+    """`nnback train --optimizer adam ...` and nnback.train(TrainConfig(optimizer="adam", ...)): bit-identical."""
+    options = dict(hidden=[16], epochs=2, val_size=200, optimizer="adam", data=str(small_mnist_dir))
+    save = tmp_path / "cli.npz"
+    result = CliRunner().invoke(main, ["train", "--data", str(small_mnist_dir), "--hidden", "16", "--epochs", "2",
+                                       "--val-size", "200", "--optimizer", "adam", "--save", str(save), "--quiet"])
+    assert result.exit_code == 0, result.output
+    library = nnback.train(TrainConfig(**options))
+    for a, b in zip(load_checkpoint(save).model.parameters(), library.model.parameters()):
+        np.testing.assert_array_equal(a, nnback.to_numpy(b))
+    assert load_checkpoint(save).meta["config"]["lr"] == library.metrics["config"]["lr"] == 1e-3
+
+
+def test_checkpoint_imports_nothing_of_the_run_assembly():
+    tree = ast.parse((ROOT / "nnback" / "checkpoint.py").read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not imported & {"runner", "config", "presets", "sklearn", "cli"}
+
+
+def write_iris(path: Path) -> Path:
+    from sklearn.datasets import load_iris
+
+    bunch = load_iris()
+    names = list(bunch.target_names)
+    lines = ["sepal_length,sepal_width,species,petal_length,petal_width"]
+    lines += [f"{x[0]},{x[1]},{names[t]},{x[2]},{x[3]}" for x, t in zip(bunch.data, bunch.target)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_headed_csv_with_string_labels_trains_and_predicts_by_class_name(tmp_path):
+    data, save = write_iris(tmp_path / "iris.csv"), tmp_path / "iris.npz"
+    runner = CliRunner()
+    result = runner.invoke(main, ["train", "--data", str(data), "--label-column", "species", "--epochs", "200",
+                                  "--hidden", "64,64", "--save", str(save)])
+    assert result.exit_code == 0, result.output
+    assert "classes sorted as text: setosa, versicolor, virginica" in result.output
+    assert "held out a stratified 20% (30 rows)" in result.output and "standardised" in result.output
+    accuracy = float(result.output.split("test accuracy ")[1].split("%")[0])
+    assert accuracy >= 90.0
+    evaluated = runner.invoke(main, ["evaluate", str(save), "--data", str(data), "--label-column", "species"])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "virginica" in evaluated.output and "accuracy" in evaluated.output
+    predicted = runner.invoke(main, ["predict", str(save), "--data", str(data), "--label-column", "species",
+                                     "--index", "0"])
+    assert predicted.exit_code == 0, predicted.output
+    assert predicted.output.startswith("predicted setosa   (true class setosa, correct)")
+
+
+def test_small_images_with_their_own_intensity_range_train_with_the_defaults(tmp_path):
+    """scikit-learn's 8x8 digits as an (n, 8, 8) uint8 npz of intensities 0-16: ≥ 95% with no option."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    path = tmp_path / "digits.npz"
+    np.savez(path, x=bunch.images.astype(np.uint8), y=bunch.target)
+    result = nnback.train(TrainConfig(data=str(path), hidden=[256, 256]))
+    assert result.metrics["test_accuracy"] >= 0.95
+    assert result.metrics["decided"]["augment"] == "none" and result.model.sizes == [64, 256, 256, 10]
+    assert any("pixels / 16" in note for note in result.metrics["decisions"])
+
+
+def test_a_model_saved_by_the_estimator_is_evaluated_and_used_by_the_cli(tmp_path):
+    pytest.importorskip("sklearn")
+    from nnback.sklearn import MLPClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((120, 5))
+    y = np.where(X[:, 0] + X[:, 1] > 0, "yes", "no")
+    model = MLPClassifier(hidden_layer_sizes=(16,), max_epochs=30, random_state=0).fit(X, y)
+    save, data = tmp_path / "estimator.npz", tmp_path / "rows.csv"
+    model.save(save)
+    data.write_text("a,b,c,d,e,answer\n" + "\n".join(",".join(map(str, [*x, t])) for x, t in zip(X, y)) + "\n")
+    result = CliRunner().invoke(main, ["evaluate", str(save), "--data", str(data), "--label-column", "answer"])
+    assert result.exit_code == 0, result.output
+    assert f"accuracy {100 * model.score(X, y):.2f}% on 120 samples" in result.output
+    predicted = CliRunner().invoke(main, ["predict", str(save), "--data", str(data), "--label-column", "answer",
+                                          "--index", "3"])
+    assert predicted.exit_code == 0 and predicted.output.startswith(f"predicted {model.predict(X[3:4])[0]}")
+
+
+def test_the_metrics_record_what_the_defaults_decided(small_mnist_dir, tmp_path):
+    metrics = tmp_path / "m.json"
+    result = CliRunner().invoke(main, ["train", "--data", str(small_mnist_dir), "--hidden", "8", "--epochs", "1",
+                                       "--metrics-out", str(metrics), "--batch-size", "5000"])
+    assert result.exit_code == 0, result.output
+    recorded = json.loads(metrics.read_text())
+    assert recorded["decided"]["batch_size"] == 1000 and recorded["decided"]["augment"] == "translate"
+    assert recorded["decided"]["val_size"] == 200  # min(10000, 1200 / 6)
+    assert "batch size 1000: the whole training set (5000 asked)" in result.output
+    assert recorded["data"]["classes"] == [str(k) for k in range(10)]
