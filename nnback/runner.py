@@ -241,7 +241,8 @@ class Trainer:
 
     def meta(self) -> dict:
         """What a checkpoint stores besides the arrays, for :meth:`resume`, evaluate and predict."""
-        return {"config": self.config.as_dict(), "data": self.info.as_dict(), "stopped_early": self.stopped_early}
+        return {"config": self.config.as_dict(), "data": self.info.as_dict(), "stopped_early": self.stopped_early,
+                "environment": environment()}
 
     def snapshot(self) -> Checkpoint:
         """The run as it stands, as the :class:`Checkpoint` that :meth:`save` would write (arrays
