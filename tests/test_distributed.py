@@ -188,3 +188,27 @@ def test_nccl_one_rank_on_one_gpu_trains_the_weights_of_one_process():
     with_nccl.fit(x, y, Evaluation({"val": data(backend, 23, seed=4)}))
     for got, want in zip(with_nccl.model.parameters(), alone.model.parameters()):
         np.testing.assert_allclose(to_numpy(got), to_numpy(want), rtol=1e-12)
+
+
+def test_a_grid_search_runs_on_a_dask_cluster_through_joblib():
+    """Sweeps run unchanged on Dask: joblib's "dask" backend sends each fit to a worker of a local
+    cluster (one in-process worker, two threads, to stay within seconds on two cores)."""
+    pytest.importorskip("sklearn")
+    distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
+    import joblib
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import GridSearchCV
+
+    from nnback.sklearn import MLPClassifier
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:300] / 16.0, y[:300]
+    grid = {"hidden_layer_sizes": [(16,), (32,)], "learning_rate": [1e-2, 3e-2]}
+    search = GridSearchCV(MLPClassifier(max_epochs=8, random_state=0), grid, cv=2, n_jobs=-1)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client, joblib.parallel_config(backend="dask"):
+        search.fit(X, y)
+        prefixes = client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.task_prefixes))
+    assert any(name.startswith("batch_of__fit_and_score") for name in prefixes), prefixes  # the fits ran on Dask
+    assert len(search.cv_results_["mean_test_score"]) == 4
+    assert search.best_score_ > 0.7
