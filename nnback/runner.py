@@ -204,6 +204,10 @@ class Trainer:
             notes.append(f"augmentation {self.augment_name}: {why}")
         if config.batch_size is not None and self.batch_size != config.batch_size:
             notes.append(f"batch size {self.batch_size}: the whole training set ({config.batch_size} asked)")
+        if self.comm is not None and self.comm.size > 1:
+            batch = "the whole training set" if self.batch_size is None else f"each batch of {self.batch_size}"
+            notes.append(f"data parallel over {self.comm.size} ranks ({self.comm.engine}): each takes 1/{self.comm.size} "
+                         f"of {batch}")
         return notes
 
     def fit(self, x, y, evaluation: Evaluation | None = None, *, epochs: int | None = None, on_report=None,
