@@ -263,6 +263,24 @@ class DataParallel:
         """Whether any rank asked to stop, as of the last step (the same answer on every rank)."""
         return self.stop
 
+    def guarded(self, function):
+        """``function`` such that an error on one rank, which would leave the others waiting in the
+        next all-reduce, ends the job with its one-line message instead. Interrupts and divergence
+        reach every rank at the same step and pass through."""
+        from .training import TrainingDiverged, TrainingInterrupted
+
+        def call(*args, **kwargs):
+            try:
+                return function(*args, **kwargs)
+            except (TrainingInterrupted, TrainingDiverged):
+                raise
+            except Exception as error:
+                if self.comm.size > 1:
+                    self.comm.abort(f"rank {self.comm.rank}: {type(error).__name__}: {_first_line(error)}")
+                raise
+
+        return call
+
     def same_start(self, model) -> None:
         """Give every rank rank 0's parameters (they agree already when the seed and files do)."""
         model.load_parameters(self.comm.broadcast(model.parameters()))

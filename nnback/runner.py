@@ -225,7 +225,7 @@ class Trainer:
                 on_report(stats)
 
         self.early_stopping = EarlyStopping(config.patience) if config.patience else None
-        reduce = None
+        reduce, run = None, fit  # run: fit, guarded when data parallel
         if self.comm is not None:  # data parallel: shards of every batch, gradients summed (distributed.py)
             from .distributed import DataParallel, ShardedEvaluation
 
@@ -234,7 +234,8 @@ class Trainer:
             batches.shard, reduce, should_stop = (self.comm.rank, self.comm.size), parallel.reduce, parallel.should_stop
             if evaluation is not None and not isinstance(evaluation, ShardedEvaluation):
                 evaluation = ShardedEvaluation(evaluation.sets, self.comm)
-        reports = fit(self.model, self.loss, self.optimizer, batches, epochs, evaluation=evaluation,
+            run = parallel.guarded(fit)
+        reports = run(self.model, self.loss, self.optimizer, batches, epochs, evaluation=evaluation,
                       report_every=config.eval_every, schedule=learning_rate_schedule(config), on_report=report,
                       on_step=on_step, should_stop=should_stop, position=self.position, noise_seed=config.seed,
                       augment=self.augment, early_stopping=self.early_stopping, reduce=reduce)
