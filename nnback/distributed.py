@@ -130,8 +130,10 @@ class MPICommunicator(Communicator):
         self.comm = self.MPI.COMM_WORLD
         self.rank, self.size, self.timeout = self.comm.Get_rank(), self.comm.Get_size(), float(timeout)
         self.local_rank = self.comm.Split_type(self.MPI.COMM_TYPE_SHARED).Get_rank()
+        # GPU buffers go to MPI directly only where the MPI says it takes them, or where the user
+        # says so (NNBACK_CUDA_AWARE_MPI=1: e.g. an MPI built with CUDA but without the query).
         query = getattr(self.MPI, "Query_cuda_support", None)
-        self.cuda_aware = bool(query()) if query is not None else False
+        self.cuda_aware = os.environ.get("NNBACK_CUDA_AWARE_MPI") == "1" or bool(query and query())
 
     def _wait(self, request, what: str) -> None:
         deadline, polls = time.monotonic() + self.timeout, 0

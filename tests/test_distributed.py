@@ -157,6 +157,15 @@ def test_one_rank_communicator_changes_nothing(backend):
         np.testing.assert_array_equal(to_numpy(got), to_numpy(want))
 
 
+def test_importing_nnback_imports_no_engine():
+    import subprocess
+    import sys
+
+    code = ("import sys, nnback, nnback.cli, nnback.distributed, nnback.runner; "
+            "print(sorted(m for m in ('mpi4py', 'cupy', 'dask', 'distributed') if m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
+
+
 def test_unknown_engine_is_a_value_error():
     with pytest.raises(ValueError, match="unknown distributed engine 'gloo'; choose one of mpi, nccl"):
         connect("gloo")
