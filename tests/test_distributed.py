@@ -101,18 +101,18 @@ def test_a_shard_draws_the_rows_it_has_in_the_whole_batch(backend):
             np.testing.assert_array_equal(to_numpy(shard), whole[first:last])
 
 
-@pytest.mark.parametrize("ranks", [2, 3])
-def test_ranks_train_the_weights_of_one_process(backend, ranks):
-    """Dropout, input dropout and shifts on, float64, uneven and empty shards: the same weights to
-    the rounding of the weighted gradient sum, and the same reports."""
+@pytest.mark.parametrize("ranks, batch_size", [(2, 16), (3, 16), (2, None)])
+def test_ranks_train_the_weights_of_one_process(backend, ranks, batch_size):
+    """Dropout, input dropout and shifts on, float64, uneven and empty shards, mini-batch and full
+    batch: the same weights to the rounding of the weighted gradient sum, and the same reports."""
     x, y = data(backend)
     evaluation = Evaluation({"val": data(backend, 23, seed=4)})
-    alone = Trainer(config(), INFO, backend=backend)
+    alone = Trainer(config(batch_size=batch_size), INFO, backend=backend)
     alone_history = alone.fit(x, y, evaluation)
     expected = [to_numpy(p) for p in alone.model.parameters()]
 
     def work(comm):
-        trainer = Trainer(config(), INFO, backend=backend, comm=comm)
+        trainer = Trainer(config(batch_size=batch_size), INFO, backend=backend, comm=comm)
         history = trainer.fit(x, y, evaluation)
         return [to_numpy(p) for p in trainer.model.parameters()], history
 
