@@ -3,6 +3,7 @@
     nox                          # tests on numpy, array-api-strict, torch (+ cupy if a GPU), parity, typecheck
     nox -s "tests(backend='numpy')"
     nox -s typecheck             # mypy over the package (configured in pyproject.toml)
+    nox -s distributed           # mpiexec -n 2 against one process, a failing rank, a Dask grid search
     nox -s bench                 # CPU benchmark against PyTorch and scikit-learn (slow, optional)
 
 A session whose backend cannot run here (CuPy without an NVIDIA GPU) is skipped with a reason and
@@ -17,7 +18,7 @@ import subprocess
 
 import nox
 
-nox.options.sessions = ["tests", "parity", "typecheck"]
+nox.options.sessions = ["tests", "parity", "typecheck", "distributed"]
 nox.options.reuse_existing_virtualenvs = True
 
 
@@ -62,6 +63,15 @@ def parity(session: nox.Session) -> None:
     extras = "test,cuda" if gpu_present() else "test"
     install(session, extras, TORCH)
     session.run("pytest", "-q", "-rs", "tests/test_parity.py", "tests/test_noise.py", *session.posargs)
+
+
+@nox.session
+def distributed(session: nox.Session) -> None:
+    """Data-parallel training on real MPI processes (the mpich wheel brings mpiexec) and sweeps on a
+    Dask LocalCluster; the other sessions skip the MPI tests, which need the mpi extra."""
+    install(session, "test,mpi,dask")
+    session.run("pytest", "-q", "-rs", "tests/test_distributed.py", "tests/test_distributed_mpi.py", *session.posargs,
+                env={"NNBACK_TEST_BACKENDS": "numpy"})
 
 
 @nox.session

@@ -57,7 +57,7 @@ def translate(x, key: int, max_shift: int = 2, shape=MNIST_SHAPE):
     """Shift each image by a random whole number of pixels in [−max_shift, max_shift] along each
     axis; pixels shifted in from outside are background (0)."""
     xp = array_namespace(x)
-    draws = random_integers(xp, (2, x.shape[0]), key, 2 * max_shift + 1, device_of(x))
+    draws = random_integers(xp, (2, x.shape[0]), key, 2 * max_shift + 1, device_of(x), batch_axis=1)
     shifts = xp.astype(draws, x.dtype) - float(max_shift)
     rows, cols = _grid(xp, shape, x.dtype, device_of(x))
     return _gather(x, rows - xp.reshape(shifts[0, :], (-1, 1)), cols - xp.reshape(shifts[1, :], (-1, 1)), shape)
@@ -79,7 +79,7 @@ def elastic(x, key: int, alpha: float = 34.0, sigma: float = 4.0, shape=MNIST_SH
     height, width, _ = _dims(shape)
     scale = min(height, width) / 28.0
     alpha, sigma = alpha * scale, max(sigma * scale, 0.5)
-    field = uniform(xp, (2, n, height, width), key, x.dtype, device) * 2.0 - 1.0
+    field = uniform(xp, (2, n, height, width), key, x.dtype, device, batch_axis=1) * 2.0 - 1.0
     field = _gaussian_matrix(xp, height, sigma, x.dtype, device) @ field @ _gaussian_matrix(xp, width, sigma, x.dtype, device)
     field = xp.reshape(field * alpha, (2, n, height * width))
     rows, cols = _grid(xp, shape, x.dtype, device)

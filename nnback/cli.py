@@ -24,6 +24,7 @@ from .backend import BackendUnavailable, get_backend, to_numpy
 from .config import (ACTIVATION_NAMES, AUGMENT_NAMES, DTYPE_NAMES, INIT_NAMES, LOSS_NAMES, OPTIMIZER_NAMES, SCHEDULES,
                      ConfigError, TrainConfig)
 from .data import DataError, load_mnist
+from .distributed import DistributedError
 from .files import require_regular_file
 from .formats import read_examples
 from .images import ImageUnavailable, load_digit, load_image
@@ -192,9 +193,11 @@ def _choice(names) -> click.Choice:
 @click.option("--log-csv", type=click.Path(), help="Write one CSV row per report to this file, flushed as it goes.")
 @click.option("--tensorboard", type=click.Path(), help="Write TensorBoard scalars to this directory (needs tensorboardX).")
 @click.option("--quiet", is_flag=True, help="Print only the final summary.")
+@click.option("--distributed", type=click.Choice(["mpi", "nccl"]), help="Data-parallel over the ranks of "
+              "`mpiexec -n N nnback train ...` (nccl: one GPU per rank); rank 0 prints and writes the outputs.")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 def train_command(metrics_out, save, save_every, resume, plot, quiet, debug, preset, log_csv, tensorboard,
-                  **options) -> None:
+                  distributed=None, **options) -> None:
     """Train a network and report its accuracy.
 
     With no options this runs nnback's default recipe (the `fast` preset) on the bundled MNIST:
@@ -210,7 +213,33 @@ def train_command(metrics_out, save, save_every, resume, plot, quiet, debug, pre
         changes = _given_options(options)
         if resume is not None and preset is not None:
             changes["preset"] = preset
-        _train(changes, outputs, quiet, resume, preset)
+        if distributed is None:
+            _train(changes, outputs, quiet, resume, preset)
+            return
+    _train_distributed(distributed, debug, changes, outputs, quiet, resume, preset)
+
+
+# --- data-parallel runs (distributed.py): rank 0 alone prints and writes; an error on any rank ends all
+def _train_distributed(engine: str, debug: bool, changes: dict, outputs: Outputs, quiet: bool, resume, preset) -> None:
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from .distributed import connect
+
+    with _friendly_errors(debug):
+        comm = connect(engine)
+    root = comm.rank == 0
+    try:
+        with _friendly_errors(debug), open(os.devnull, "w") as null, \
+                redirect_stdout(sys.stdout if root else null), redirect_stderr(sys.stderr if root else null):
+            _train(changes, outputs if root else Outputs(), quiet or not root, resume, preset, comm)
+    except click.ClickException as error:
+        if comm.size == 1:
+            raise
+        if not root:
+            time.sleep(2.0)  # an error every rank meets is rank 0's to report, once
+        comm.abort(error.format_message() if root else f"rank {comm.rank}: {error.format_message()}",
+                   error.exit_code)
+# --- end data-parallel runs
 
 
 @main.command("augment")
@@ -261,7 +290,7 @@ def _as_click_error(error: Exception) -> click.ClickException:
         return InputError(_flag(error.field) + str(error)[len(error.field):])
     if isinstance(error, (DataError, ValueError)):
         return InputError(str(error))
-    if isinstance(error, (BackendUnavailable, TrainingDiverged, PlotUnavailable, ImageUnavailable)):
+    if isinstance(error, (BackendUnavailable, DistributedError, TrainingDiverged, PlotUnavailable, ImageUnavailable)):
         return click.ClickException(str(error))
     return click.ClickException(f"{type(error).__name__}: {error} (run with --debug for the traceback)")
 
@@ -288,12 +317,12 @@ class Outputs:
             require_matplotlib()
 
 
-def _train(changes: dict, outputs: Outputs, quiet: bool, resume, preset) -> None:
+def _train(changes: dict, outputs: Outputs, quiet: bool, resume, preset, comm=None) -> None:
     outputs.check(reading={"--resume": resume, "--data": changes.get("data")})
     if resume is not None:
-        run = prepare(resume=resume, changes=changes)
+        run = prepare(resume=resume, changes=changes, comm=comm)
     else:
-        run = prepare(TrainConfig.from_preset(preset, **changes))
+        run = prepare(TrainConfig.from_preset(preset, **changes), comm=comm)
     if not quiet:
         for line in run.decisions:
             click.echo(f"  {line}")

@@ -29,19 +29,52 @@ def _mix_int(z: int) -> int:
 
 
 def stream_key(*parts: int) -> int:
-    """A 64-bit key for one stream, e.g. ``stream_key(seed, purpose, epoch, step, layer)``."""
+    """A 64-bit key for one stream, e.g. ``stream_key(seed, purpose, epoch, step, layer)``.
+    Derived from a :class:`ShardKey`, the key keeps its rows."""
     key = 0
     for part in parts:
         key = _mix_int((key + (int(part) & _MASK64) * _GAMMA + _GAMMA) & _MASK64)
-    return key
+    first = parts[0] if parts else None
+    return ShardKey(key, first.start, first.total) if isinstance(first, ShardKey) else key
 
 
-def random_bits(xp, shape: tuple[int, ...], key: int, device):
-    """uint64 random bits of ``shape``: element n of the stream ``key`` (row-major order)."""
+# --- shards of a batch (data-parallel training, distributed.py) -------------------------------
+class ShardKey(int):
+    """A key for rows ``start .. start + n`` of a batch of ``total`` rows: draws on a shard give
+    exactly the numbers those rows get when the whole batch is drawn at once, so N ranks apply the
+    dropout masks and augmentations of one process. Keys derived from it keep its rows."""
+
+    start: int
+    total: int
+
+    def __new__(cls, key: int, start: int, total: int) -> "ShardKey":
+        self = super().__new__(cls, key)
+        self.start, self.total = int(start), int(total)
+        return self
+
+
+def _counters(xp, shape: tuple[int, ...], key: int, dtype, device, batch_axis: int):
+    """The counter n of every element: its row-major position in the whole batch's draw."""
     count = 1
     for size in shape:
         count *= int(size)
-    z = xp.arange(count, dtype=xp.uint64, device=device) * _GAMMA + key
+    if not isinstance(key, ShardKey) or (key.start == 0 and key.total == shape[batch_axis]):
+        return xp.arange(count, dtype=dtype, device=device)
+    outer, rows = 1, int(shape[batch_axis])
+    for size in shape[:batch_axis]:
+        outer *= int(size)
+    inner = count // max(outer * rows, 1)
+    n = (xp.reshape(xp.arange(outer, dtype=dtype, device=device), (-1, 1, 1)) * (key.total * inner)
+         + xp.reshape(xp.arange(rows, dtype=dtype, device=device) + key.start, (1, -1, 1)) * inner
+         + xp.reshape(xp.arange(inner, dtype=dtype, device=device), (1, 1, -1)))
+    return xp.reshape(n, (-1,))
+# --- end shards
+
+
+def random_bits(xp, shape: tuple[int, ...], key: int, device, batch_axis: int = 0):
+    """uint64 random bits of ``shape``: element n of the stream ``key`` (row-major order; for a
+    :class:`ShardKey`, the position in the whole batch along ``batch_axis``)."""
+    z = _counters(xp, shape, key, xp.uint64, device, batch_axis) * _GAMMA + int(key)
     z = (z ^ (z >> 30)) * _MIX1
     z = (z ^ (z >> 27)) * _MIX2
     return xp.reshape(z ^ (z >> 31), shape)
@@ -63,31 +96,28 @@ def _shift(z, bits: int, signed: bool):
     return (z >> bits) & ((1 << (64 - bits)) - 1) if signed else z >> bits
 
 
-def _stream(xp, shape: tuple[int, ...], key: int, device):
+def _stream(xp, shape: tuple[int, ...], key: int, device, batch_axis: int = 0):
     """(bits, signed): the stream as uint64, or as int64 bits where uint64 arithmetic is missing."""
     if not is_torch_namespace(xp):
-        return random_bits(xp, shape, key, device), False
-    count = 1
-    for size in shape:
-        count *= int(size)
-    z = xp.arange(count, dtype=xp.int64, device=device) * _signed(_GAMMA) + _signed(key)
+        return random_bits(xp, shape, key, device, batch_axis), False
+    z = _counters(xp, shape, key, xp.int64, device, batch_axis) * _signed(_GAMMA) + _signed(int(key))
     z = (z ^ _shift(z, 30, True)) * _signed(_MIX1)
     z = (z ^ _shift(z, 27, True)) * _signed(_MIX2)
     return xp.reshape(z ^ _shift(z, 31, True), shape), True
 
 
-def random_integers(xp, shape: tuple[int, ...], key: int, n: int, device):
+def random_integers(xp, shape: tuple[int, ...], key: int, n: int, device, batch_axis: int = 0):
     """Integers in [0, n) as int64: the stream's uint64 bits modulo ``n``."""
-    bits, signed = _stream(xp, shape, key, device)
+    bits, signed = _stream(xp, shape, key, device, batch_axis)
     if not signed:
         return xp.astype(bits % n, xp.int64)
     # u % n from u = 2·(u >>> 1) + (u & 1), with every term non-negative in int64.
     return (2 * (_shift(bits, 1, True) % n) + (bits & 1)) % n
 
 
-def uniform(xp, shape: tuple[int, ...], key: int, dtype, device):
+def uniform(xp, shape: tuple[int, ...], key: int, dtype, device, batch_axis: int = 0):
     """Floats in [0, 1) from the top 24 bits (exact in float32 and float64)."""
-    bits, signed = _stream(xp, shape, key, device)
+    bits, signed = _stream(xp, shape, key, device, batch_axis)
     return xp.astype(_shift(bits, 40, signed), dtype) * (1.0 / (1 << 24))
 
 

@@ -142,9 +142,12 @@ class Trainer:
     checkpoint's), loss, optimizer, schedule, augmentation and batch order, and where training
     stands. :meth:`fit` trains on device arrays; :meth:`save` writes a resumable checkpoint."""
 
-    def __init__(self, config: TrainConfig, info: DataInfo, *, backend=None, checkpoint: Checkpoint | None = None):
+    def __init__(self, config: TrainConfig, info: DataInfo, *, backend=None, checkpoint: Checkpoint | None = None,
+                 comm=None):
         self.config, self.info = config, info
-        self.backend = backend or get_backend(config.device, config.dtype)
+        self.comm = comm  # a distributed.Communicator: data-parallel training over its ranks
+        self.backend = backend or (comm.backend(config.device, config.dtype) if comm else
+                                   get_backend(config.device, config.dtype))
         init_rng, self.shuffle_rng, _ = seeded_generators(config.seed)
         self.sizes = config.network_sizes(info.n_features, len(info.classes))
         self.augment_name = automatic(info.image_shape) if config.augment == "auto" else config.augment
@@ -203,6 +206,10 @@ class Trainer:
             notes.append(f"augmentation {self.augment_name}: {why}")
         if config.batch_size is not None and self.batch_size != config.batch_size:
             notes.append(f"batch size {self.batch_size}: the whole training set ({config.batch_size} asked)")
+        if self.comm is not None and self.comm.size > 1:
+            batch = "the whole training set" if self.batch_size is None else f"each batch of {self.batch_size}"
+            notes.append(f"data parallel over {self.comm.size} ranks ({self.comm.engine}): each takes 1/{self.comm.size} "
+                         f"of {batch}")
         return notes
 
     def fit(self, x, y, evaluation: Evaluation | None = None, *, epochs: int | None = None, on_report=None,
@@ -220,10 +227,20 @@ class Trainer:
                 on_report(stats)
 
         self.early_stopping = EarlyStopping(config.patience) if config.patience else None
-        reports = fit(self.model, self.loss, self.optimizer, batches, epochs, evaluation=evaluation,
+        reduce, run = None, fit  # run: fit, guarded when data parallel
+        if self.comm is not None:  # data parallel: shards of every batch, gradients summed (distributed.py)
+            from .distributed import DataParallel, ShardedEvaluation
+
+            parallel = DataParallel(self.comm, should_stop)
+            parallel.same_start(self.model)
+            batches.shard, reduce, should_stop = (self.comm.rank, self.comm.size), parallel.reduce, parallel.should_stop
+            if evaluation is not None and not isinstance(evaluation, ShardedEvaluation):
+                evaluation = ShardedEvaluation(evaluation.sets, self.comm)
+            run = parallel.guarded(fit)
+        reports = run(self.model, self.loss, self.optimizer, batches, epochs, evaluation=evaluation,
                       report_every=config.eval_every, schedule=learning_rate_schedule(config), on_report=report,
                       on_step=on_step, should_stop=should_stop, position=self.position, noise_seed=config.seed,
-                      augment=self.augment, early_stopping=self.early_stopping)
+                      augment=self.augment, early_stopping=self.early_stopping, reduce=reduce)
         self.stopped_early = bool(self.early_stopping and self.early_stopping.stopped)
         return reports
 
@@ -251,19 +268,23 @@ class Trainer:
                           dict(self.shuffle_rng.bit_generator.state), list(self.history), self.meta())
 
     def save(self, path) -> None:
-        """A resumable checkpoint of the run as it stands (atomic; refuses non-finite weights)."""
+        """A resumable checkpoint of the run as it stands (atomic; refuses non-finite weights);
+        in data-parallel training, rank 0 alone writes it."""
+        if self.comm is not None and self.comm.rank != 0:
+            return
         save_checkpoint(path, self.model, self.optimizer.state(), position=self.position,
                         rng_state=dict(self.shuffle_rng.bit_generator.state), history=self.history, meta=self.meta())
 
     @classmethod
-    def resume(cls, checkpoint: Checkpoint, info: DataInfo, changes: dict | None = None, *, backend=None) -> "Trainer":
+    def resume(cls, checkpoint: Checkpoint, info: DataInfo, changes: dict | None = None, *, backend=None,
+               comm=None) -> "Trainer":
         """Continue ``checkpoint`` on data described by ``info`` with ``changes`` to its settings
         (the learning rate, epochs, dropout may change; the network, optimizer, dtype, seed, batch
         size and the data may not)."""
         config = resumed_config(checkpoint, changes or {})
         stored = stored_data(checkpoint)
         check_same_data(stored, info)
-        return cls(config, info, backend=backend, checkpoint=checkpoint)
+        return cls(config, info, backend=backend, checkpoint=checkpoint, comm=comm)
 
 
 def stored_config(checkpoint: Checkpoint) -> TrainConfig:
@@ -370,13 +391,16 @@ class Run:
 
 
 def prepare(config: TrainConfig | None = None, data: Dataset | None = None, *, backend=None, resume=None,
-            changes: dict | None = None) -> Run:
+            changes: dict | None = None, comm=None) -> Run:
     """Assemble a run: load the data (``config.data``, or the bundled MNIST), decide what depends on
     it, standardise tabular features, upload, and build the :class:`Trainer`.
 
     ``resume`` (a checkpoint path or a loaded :class:`Checkpoint`) continues a saved run; its
     configuration then comes from the checkpoint with ``changes`` laid over it (``config`` must be
     None), and the data is the one it was trained on unless ``changes`` names another.
+
+    ``comm`` ("mpi", "nccl" or a ``distributed.Communicator``) trains data-parallel over the ranks
+    of the job this process was started in: start every rank with the same arguments.
     """
     changes = dict(changes or {})
     checkpoint = None
@@ -395,16 +419,24 @@ def prepare(config: TrainConfig | None = None, data: Dataset | None = None, *, b
     if standardizer is not None:
         data = _standardised(data, standardizer)
     info = DataInfo.of(data, standardizer)
-    backend = backend or get_backend(config.device, config.dtype)
+    if isinstance(comm, str):
+        from .distributed import connect
+
+        comm = connect(comm)
+    backend = backend or (comm.backend(config.device, config.dtype) if comm else get_backend(config.device, config.dtype))
     if checkpoint is None:
-        trainer = Trainer(config, info, backend=backend)
+        trainer = Trainer(config, info, backend=backend, comm=comm)
     else:
-        trainer = Trainer.resume(checkpoint.moved_to(backend), info, changes, backend=backend)
+        trainer = Trainer.resume(checkpoint.moved_to(backend), info, changes, backend=backend, comm=comm)
     x, y = backend.asarray(data.train.features), backend.asarray(data.train.labels, backend.xp.int64)
     evaluation = Evaluation({
         name: (backend.asarray(part.features), backend.asarray(part.labels, backend.xp.int64))
         for name, part in (("val", data.val), ("test", data.test))
     })
+    if comm is not None:
+        from .distributed import ShardedEvaluation
+
+        evaluation = ShardedEvaluation(evaluation.sets, comm)
     decisions = [*data.notes, *trainer.decisions()]
     return Run(trainer, data, x, y, evaluation, decisions)
 
@@ -436,10 +468,10 @@ def _standardised(data: Dataset, standardizer: Standardizer) -> Dataset:
 
 
 def train(config: TrainConfig | None = None, data: Dataset | None = None, *, backend=None, resume=None,
-          changes: dict | None = None, on_report=None, on_step=None, should_stop=None) -> TrainResult:
+          changes: dict | None = None, on_report=None, on_step=None, should_stop=None, comm=None) -> TrainResult:
     """Train a network as ``config`` says and return it with its history and metrics (the same
     run as ``nnback train`` with the same settings; see :func:`prepare` for the arguments)."""
-    run = prepare(config, data, backend=backend, resume=resume, changes=changes)
+    run = prepare(config, data, backend=backend, resume=resume, changes=changes, comm=comm)
     return run.fit(on_report, on_step, should_stop)
 
 
@@ -467,6 +499,7 @@ def summary(run: Run) -> dict:
         "test_accuracy": final.get("test_accuracy"),
         "val_accuracy": final.get("val_accuracy"),
         "train_seconds": sum(entry["seconds"] for entry in history),
+        "ranks": trainer.comm.size if trainer.comm is not None else 1,
         "environment": environment(),
     }
 

@@ -15,7 +15,7 @@ from typing import Any, Callable
 from array_api_compat import array_namespace
 from array_api_compat import device as device_of
 
-from .rng import stream_key
+from .rng import ShardKey, stream_key
 
 AUGMENT_STREAM = 1 << 20  # the augmentation's key within a step's key (dropout uses layer numbers)
 
@@ -60,6 +60,7 @@ class Batches:
     y: Any
     batch_size: int | None = None
     rng: Any = None
+    shard: tuple[int, int] | None = None  # (rank, ranks): yield only this rank's rows of each batch
 
     @property
     def n(self) -> int:
@@ -76,26 +77,46 @@ class Batches:
         copy of the data per epoch and slicing it by 2-10% per epoch (benchmarks/), and it needs
         no second copy of the training set in memory.
         """
-        if self.batch_size is None:
-            yield self.x, self.y
-            return
-        if self.rng is None:
-            raise ValueError("mini-batches need a shuffle generator: Batches(x, y, batch_size, rng)")
+        for xb, yb, _, _ in self.shards(skip):
+            yield xb, yb
+
+    def shards(self, skip: int = 0):
+        """Yield (xb, yb, first, rows) for one pass: this rank's rows ``first .. first + len(xb)``
+        of each batch of ``rows`` (the whole batch unless ``shard`` is set)."""
         xp = array_namespace(self.x, self.y)
-        order = xp.asarray(self.rng.permutation(self.n), device=device_of(self.x))
-        for start in range(skip * self.batch_size, self.n, self.batch_size):
-            index = order[start : min(start + self.batch_size, self.n)]
-            yield xp.take(self.x, index, axis=0), xp.take(self.y, index, axis=0)
+        if self.batch_size is None and self.shard is None:
+            yield self.x, self.y, 0, self.n
+            return
+        if self.batch_size is not None and self.rng is None:
+            raise ValueError("mini-batches need a shuffle generator: Batches(x, y, batch_size, rng)")
+        size = self.n if self.batch_size is None else self.batch_size
+        order = None if self.batch_size is None else xp.asarray(self.rng.permutation(self.n), device=device_of(self.x))
+        rank, ranks = self.shard or (0, 1)
+        for start in range(skip * size, self.n, size):
+            rows = min(size, self.n - start)
+            first, last = rows * rank // ranks, rows * (rank + 1) // ranks
+            if order is None:
+                yield self.x[first:last, :], self.y[first:last], first, rows
+                continue
+            index = order[start + first : start + last]
+            yield xp.take(self.x, index, axis=0), xp.take(self.y, index, axis=0), first, rows
 
 
-def train_step(model, loss, optimizer, x, y, noise_key: int | None = None):
+def train_step(model, loss, optimizer, x, y, noise_key: int | None = None, reduce=None, share: float = 1.0):
     """One forward, backward and update; returns the batch loss as a 0-d device array.
 
     ``noise_key`` seeds this step's dropout masks (see ``rng.py``); None means no dropout.
+    ``reduce(model, value, share)``, in data-parallel training, combines the gradients and loss of
+    this shard (``share`` of the batch's rows; it may have none) with the other ranks' before the
+    update and returns the batch loss.
     """
-    z = model.forward(x, train=True, noise_key=noise_key)
-    value, dz = loss.value_and_grad(z, y, model.output)
-    model.backward(dz)
+    value = None
+    if x.shape[0] or reduce is None:
+        z = model.forward(x, train=True, noise_key=noise_key)
+        value, dz = loss.value_and_grad(z, y, model.output)
+        model.backward(dz)
+    if reduce is not None:
+        value = reduce(model, value, share)
     optimizer.step(model)
     return value
 
@@ -177,6 +198,7 @@ def fit(
     noise_seed: int = 0,
     augment: Callable | None = None,
     early_stopping: EarlyStopping | None = None,
+    reduce: Callable | None = None,
 ) -> list[dict]:
     """Train for ``epochs`` rounds (passes over the data; iterations when full batch).
 
@@ -186,6 +208,7 @@ def fit(
     maps the fractional epoch to a learning rate. ``position`` resumes a run mid-way and is kept
     current, so an interrupted run can be saved and resumed exactly. Dropout masks and
     ``augment(x, key)`` draw from keys of (``noise_seed``, epoch, step), so they too resume exactly.
+    ``reduce`` combines the ranks' gradients in data-parallel training (see :func:`train_step`).
     """
     position = position if position is not None else Position()
     evaluation = evaluation or Evaluation()
@@ -194,7 +217,7 @@ def fit(
     while position.epoch < epochs:
         started = time.perf_counter()
         train_epoch(model, loss, optimizer, batches, position, schedule=schedule, noise_seed=noise_seed,
-                    augment=augment, on_step=on_step, should_stop=should_stop)
+                    augment=augment, on_step=on_step, should_stop=should_stop, reduce=reduce)
         if position.epoch % report_every and position.epoch < epochs:
             seconds += time.perf_counter() - started
             continue
@@ -218,7 +241,7 @@ def fit(
 
 
 def train_epoch(model, loss, optimizer, batches: Batches, position: Position, *, schedule=None, noise_seed: int = 0,
-                augment=None, on_step=None, should_stop=None) -> None:
+                augment=None, on_step=None, should_stop=None, reduce=None) -> None:
     """The rest of the epoch ``position`` stands in: one :func:`train_step` per batch, the learning
     rate from ``schedule``, noise keyed by (seed, epoch, step). Step losses are summed on the device
     into ``position.loss_sum``; the host reads them only when ``should_stop`` interrupts."""
@@ -229,13 +252,16 @@ def train_epoch(model, loss, optimizer, batches: Batches, position: Position, *,
             batches.rng.bit_generator.state = position.rng_state
     steps = batches.steps_per_epoch
     total = position.loss_sum
-    for xb, yb in batches.epoch(skip=position.step):
+    for xb, yb, first, rows in batches.shards(skip=position.step):
         if schedule is not None:
             optimizer.lr = schedule(position.epoch + position.step / steps)
         key = stream_key(noise_seed, position.epoch, position.step)
-        if augment is not None:
+        if batches.shard is not None:  # a shard's rows draw the noise they get in the whole batch
+            key = ShardKey(key, first, rows)
+        if augment is not None and xb.shape[0]:
             xb = augment(xb, stream_key(key, AUGMENT_STREAM))
-        total = total + train_step(model, loss, optimizer, xb, yb, key)
+        share = xb.shape[0] / rows
+        total = total + train_step(model, loss, optimizer, xb, yb, key, reduce, share)
         position.loss_steps += 1
         position.step += 1
         if on_step is not None:

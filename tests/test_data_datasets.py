@@ -148,7 +148,7 @@ def test_iris_headed_csv_with_names_sorted_by_class(tmp_path):
     assert data.classes == ("setosa", "versicolor", "virginica") and data.image_shape is None
     assert (len(data.train), len(data.val), len(data.test)) == (100, 20, 30)
     assert data.notes[0] == "labels: column 4 'species' (the only column that is not numbers)"
-    assert "tabular: 4 features per row, raw values (not standardised here)" in data.notes
+    assert "tabular: 4 features per row" in data.notes
     assert "classes sorted as text: setosa, versicolor, virginica" in data.notes
     assert "held out a stratified 20% (30 rows) of iris.csv as the test set, seed 0" in data.notes
     # the file is sorted by class, so its last 20 training rows would all be virginica
@@ -216,7 +216,7 @@ def test_mnist_csv_stays_images_with_a_note(tmp_path):
     (tmp_path / "digits.csv").write_text("\n".join(lines) + "\n")
     data = load_dataset(tmp_path / "digits.csv")
     assert data.image_shape == (28, 28) and data.train.features.max() <= 1
-    assert "images: each row's 784 whole numbers 0-255 read as a 28x28 image (pixels / 255)" in data.notes
+    assert "images: each row's 784 whole numbers read as a 28x28 image (pixels / 255)" in data.notes
     assert load_dataset(tmp_path / "digits.csv", image_shape=None).image_shape is None
     with pytest.raises(DataError, match="an image shape that does not divide the feature count"):
         load_dataset(tmp_path / "digits.csv", image_shape=(27, 28))
