@@ -182,7 +182,7 @@ def _choice(names) -> click.Choice:
 @click.option("--eval-every", type=int, help="Evaluate every N epochs/iterations.  " + _default("eval_every"))
 @click.option("--val-size", type=int, help="Training samples held out for validation.  [default: min(10000, n/6)]")
 @click.option("--test-fraction", type=float, help="A single data file: the stratified share held out as the test set.  "
-                                                  + _default("test_fraction"))
+                                                  + "[default: 0.2]")
 @click.option("--seed", type=int, help="Seed for weights, batch order and splits.  " + _default("seed"))
 @click.option("--dtype", type=_choice(DTYPE_NAMES), help="Floating dtype.  " + _default("dtype"))
 @click.option("--metrics-out", type=click.Path(), help="Write the run's metrics as JSON to this file.")
@@ -321,8 +321,11 @@ def _train(changes: dict, outputs: Outputs, quiet: bool, resume, preset, comm=No
     outputs.check(reading={"--resume": resume, "--data": changes.get("data")})
     if resume is not None:
         run = prepare(resume=resume, changes=changes, comm=comm)
+        _refuse_unused(changes, run.config)
     else:
-        run = prepare(TrainConfig.from_preset(preset, **changes), comm=comm)
+        config = TrainConfig.from_preset(preset, **changes)
+        _refuse_unused(changes, config)
+        run = prepare(config, comm=comm)
     if not quiet:
         for line in run.decisions:
             click.echo(f"  {line}")
@@ -334,6 +337,13 @@ def _train(changes: dict, outputs: Outputs, quiet: bool, resume, preset, comm=No
         f"({metrics['train_seconds']:.1f} s of training on {metrics['backend']} {metrics['dtype']})"
     )
     _write_outputs(run, outputs, metrics)
+
+
+def _refuse_unused(changes: dict, config: TrainConfig) -> None:
+    """An option typed for an optimizer the run does not use would silently do nothing."""
+    if "momentum" in changes and config.optimizer not in ("momentum", "nesterov"):
+        raise InputError(f"--momentum {changes['momentum']} has no effect with --optimizer {config.optimizer}; "
+                         "use --optimizer momentum or nesterov, or leave --momentum out")
 
 
 def _percent_text(value) -> str:

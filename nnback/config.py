@@ -42,6 +42,7 @@ class TrainConfig:
     ``layers`` is the full list of sizes (checked against the data); ``hidden`` only the hidden
     ones (the default recipe's are 800, 800). ``lr=None`` is the optimizer's own default (0.05 for
     SGD, 1e-3 for Adam). ``val_size=None`` holds out min(10,000, n/6) training samples.
+    ``test_fraction=None`` holds out 20% of a single data file as the test set.
     ``preset`` records the recipe the configuration started from (:meth:`from_preset`).
     ``augment="auto"`` shifts images of at least 16 pixels a side by up to side/14 pixels and leaves
     smaller images and tabular data alone.
@@ -73,7 +74,7 @@ class TrainConfig:
     data: str | None = None
     label_column: str | int | None = None
     image_shape: str | list[int] | None = "auto"
-    test_fraction: float = 0.2
+    test_fraction: float | None = None
     dtype: str = "float32"
     device: str = "cpu"
     preset: str | None = None
@@ -216,7 +217,7 @@ def _validate(c: TrainConfig) -> None:
         _sizes(c.image_shape, "image_shape", 2)
         _require(len(c.image_shape) <= 3, "image_shape", f"must be (height, width) or (height, width, channels), got {c.image_shape!r}")
         c.image_shape = list(c.image_shape)
-    _require(_is_number(c.test_fraction) and 0 < c.test_fraction < 1, "test_fraction",
+    _require(c.test_fraction is None or (_is_number(c.test_fraction) and 0 < c.test_fraction < 1), "test_fraction",
              f"must lie between 0 and 1, got {c.test_fraction!r}")
     if c.preset is not None:
         from .presets import PRESETS

@@ -131,3 +131,21 @@ def test_the_metrics_record_what_the_defaults_decided(small_mnist_dir, tmp_path)
     assert recorded["decided"]["val_size"] == 200  # min(10000, 1200 / 6)
     assert "batch size 1000: the whole training set (5000 asked)" in result.output
     assert recorded["data"]["classes"] == [str(k) for k in range(10)]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--label-column", "x"], "label_column applies to your own data"),
+    (["--test-fraction", "0.3"], "test_fraction applies to your own data"),
+    (["--momentum", "0.5", "--optimizer", "adam"], "--momentum 0.5 has no effect with --optimizer adam"),
+    (["--image", "x.png"], "No such option"),
+])
+def test_options_that_would_silently_do_nothing_are_refused(args, message):
+    result = CliRunner().invoke(main, ["train", "--epochs", "1", "--hidden", "4", *args])
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_data_settings_the_data_cannot_honour_are_refused(small_mnist_dir):
+    with pytest.raises(nnback.data.DataError, match="label_column 'species' applies to CSV files"):
+        nnback.load_dataset(small_mnist_dir, label_column="species")
+    with pytest.raises(nnback.data.DataError, match="brings its own test set"):
+        nnback.load_dataset(small_mnist_dir, test_fraction=0.3)

@@ -50,17 +50,26 @@ class Examples:
     source: str
 
 
+DEFAULT_TEST_FRACTION = 0.2
+
+
 def load_dataset(path=None, val_size: int | None = None, shuffle_rng=None, *, label_column=None,
-                 image_shape="auto", test_fraction: float = 0.2, split_rng=None) -> Dataset:
+                 image_shape="auto", test_fraction: float | None = None, split_rng=None) -> Dataset:
     """The data at ``path`` (the bundled MNIST when None), split into train, validation and test.
 
     ``val_size`` None: a sixth of the training rows, at most 10,000. A single file with no test
     part gives a stratified ``test_fraction`` of its rows to the test set (``split_rng``, default
-    seed 0). ``image_shape``: "auto", a shape (h, w[, c]) to force images, or None for tabular.
+    seed 0; None: 0.2). ``image_shape``: "auto", a shape (h, w[, c]) to force images, or None for
+    tabular. A setting the data cannot honour (a label column for non-CSV data, a test fraction for
+    data that brings its own test set) is refused; a file's own validation split wins over
+    ``val_size``, and the notes say so.
     """
     if path is None:
+        for name, value in (("label_column", label_column), ("test_fraction", test_fraction)):
+            if value is not None:
+                raise DataError(f"the bundled MNIST has its own labels and test set; {name} applies to your own data")
         return load_mnist(None, val_size, shuffle_rng)
-    if not 0 < test_fraction < 1:
+    if test_fraction is not None and not 0 < test_fraction < 1:
         raise DataError(f"test_fraction {test_fraction} must be between 0 and 1")
     path = Path(path)
     parts, notes = read_parts(path, label_column)
@@ -76,8 +85,11 @@ def load_dataset(path=None, val_size: int | None = None, shuffle_rng=None, *, la
     notes.append(f"classes sorted {'numerically' if keys.dtype.kind == 'i' else 'as text'}: {_list(names)}")
     train = Split(whole, codes.astype(np.int64))
     if parts.test is None:
-        train, test, note = _hold_out_test(train, test_fraction, split_rng, path.name, parts.train.where)
+        fraction = DEFAULT_TEST_FRACTION if test_fraction is None else test_fraction
+        train, test, note = _hold_out_test(train, fraction, split_rng, path.name, parts.train.where)
         notes.append(note)
+    elif test_fraction is not None:
+        raise DataError(f"{path}: brings its own test set; test_fraction applies to a single file without one")
     else:
         codes = _codes(parts.test, names, "test")
         test = Split(_features(parts.test, shape, parts.train), codes)
@@ -115,6 +127,9 @@ def read_parts(path: Path, label_column=None) -> tuple[Parts, list[str]]:
     if not path.exists():
         raise DataError(f"{path}: no such file or directory")
     kind = sniff(path)
+    if kind != CSV and label_column is not None:
+        raise DataError(f"{path}: label_column {label_column!r} applies to CSV files; {kind} data carries "
+                        "its labels in its own arrays")
     if kind == IDX:
         return _read_idx(find_set(path.parent, chosen=path)), []
     if kind == NPZ:
@@ -178,6 +193,9 @@ def _read_idx(files: IdxSet) -> Parts:
 
 def _read_directory(directory: Path, label_column) -> tuple[Parts, list[str]]:
     if idx_sets(directory):
+        if label_column is not None:
+            raise DataError(f"{directory}: label_column {label_column!r} applies to CSV files; IDX data carries "
+                            "its labels in its own files")
         return _read_idx(find_set(directory)), []
     files = sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith("."))
     kinds = {p: _kind_or_none(p) for p in files}
@@ -185,7 +203,7 @@ def _read_directory(directory: Path, label_column) -> tuple[Parts, list[str]]:
     csvs = [p for p in files if kinds[p] == CSV and re.search(r"\.csv(\.gz)?$", p.name, re.IGNORECASE)]
     trains = [p for p in files if kinds[p] == CSV and "train" in p.name.lower()]
     if len(single) == 1 and not trains and not csvs:
-        return read_parts(single[0])
+        return read_parts(single[0], label_column)
     if len(trains) == 1 and not single:
         return read_parts(trains[0], label_column)
     if len(csvs) == 1 and not single and not trains:
