@@ -54,12 +54,16 @@ class Position:
 
 @dataclass
 class Batches:
-    """The training set and how to cut it: ``batch_size=None`` means full batch."""
+    """The training set and how to cut it: ``batch_size=None`` means full batch. ``w`` holds
+    optional per-sample loss weights (n,); with them each batch is (xb, yb, wb). ``shuffle=False``
+    keeps the data's order in every epoch."""
 
     x: Any
     y: Any
     batch_size: int | None = None
     rng: Any = None
+    w: Any = None
+    shuffle: bool = True
 
     @property
     def n(self) -> int:
@@ -77,24 +81,28 @@ class Batches:
         no second copy of the training set in memory.
         """
         if self.batch_size is None:
-            yield self.x, self.y
+            yield (self.x, self.y) if self.w is None else (self.x, self.y, self.w)
             return
-        if self.rng is None:
+        if self.rng is None and self.shuffle:
             raise ValueError("mini-batches need a shuffle generator: Batches(x, y, batch_size, rng)")
         xp = array_namespace(self.x, self.y)
-        order = xp.asarray(self.rng.permutation(self.n), device=device_of(self.x))
+        order = (xp.asarray(self.rng.permutation(self.n), device=device_of(self.x)) if self.shuffle
+                 else xp.arange(self.n, device=device_of(self.x)))
         for start in range(skip * self.batch_size, self.n, self.batch_size):
             index = order[start : min(start + self.batch_size, self.n)]
-            yield xp.take(self.x, index, axis=0), xp.take(self.y, index, axis=0)
+            batch = (xp.take(self.x, index, axis=0), xp.take(self.y, index, axis=0))
+            yield batch if self.w is None else (*batch, xp.take(self.w, index, axis=0))
 
 
-def train_step(model, loss, optimizer, x, y, noise_key: int | None = None):
+def train_step(model, loss, optimizer, x, y, noise_key: int | None = None, weights=None):
     """One forward, backward and update; returns the batch loss as a 0-d device array.
 
     ``noise_key`` seeds this step's dropout masks (see ``rng.py``); None means no dropout.
+    ``weights`` (batch,) multiply each sample's loss in the batch mean (see ``losses.py``).
     """
     z = model.forward(x, train=True, noise_key=noise_key)
-    value, dz = loss.value_and_grad(z, y, model.output)
+    value, dz = loss.value_and_grad(z, y, model.output) if weights is None else \
+        loss.value_and_grad(z, y, model.output, weights)
     model.backward(dz)
     optimizer.step(model)
     return value
@@ -229,13 +237,13 @@ def train_epoch(model, loss, optimizer, batches: Batches, position: Position, *,
             batches.rng.bit_generator.state = position.rng_state
     steps = batches.steps_per_epoch
     total = position.loss_sum
-    for xb, yb in batches.epoch(skip=position.step):
+    for xb, yb, *wb in batches.epoch(skip=position.step):  # wb: [weights] when batches.w is set
         if schedule is not None:
             optimizer.lr = schedule(position.epoch + position.step / steps)
         key = stream_key(noise_seed, position.epoch, position.step)
         if augment is not None:
             xb = augment(xb, stream_key(key, AUGMENT_STREAM))
-        total = total + train_step(model, loss, optimizer, xb, yb, key)
+        total = total + train_step(model, loss, optimizer, xb, yb, key, *wb)
         position.loss_steps += 1
         position.step += 1
         if on_step is not None:
