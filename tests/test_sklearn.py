@@ -41,7 +41,7 @@ CHECKED = [
     MLPClassifier(hidden_layer_sizes=(16,), batch_size=16, learning_rate_init=0.01, max_iter=30, early_stopping=True,
                   validation_fraction=0.2, class_weight="balanced", random_state=0),
     MLPClassifier(hidden_layer_sizes=(16,), activation="logistic", solver="sgd", learning_rate="adaptive",
-                  learning_rate_init=0.2, batch_size=32, max_iter=50, class_weight={0: 2.0}, random_state=0),
+                  learning_rate_init=0.2, batch_size=32, max_iter=50, random_state=0),
 ]
 
 
