@@ -89,8 +89,9 @@ _PARAMETERS_DOC = """
         Seeds the initial weights, batch order and validation split.
     verbose : bool, default False
         Print the loss (and validation score) after every epoch.
-    init : {"he", "xavier", "normal", "uniform"}, default "he"
-        nnback's extra. scikit-learn's own is Glorot-uniform with uniform biases ("xavier" has zero biases).
+    init : {"glorot", "he", "xavier", "normal", "uniform"}, default "glorot"
+        nnback's extra. "glorot" is scikit-learn's: weights and biases uniform in ±√(6 / (n_in +
+        n_out)) (±√(2 / …) for logistic units); "xavier" is the same bound with zero biases.
     dropout : float, default 0.0
         nnback's extra: dropout rate on every hidden layer's output, in training only.
     device : {"cpu", "cuda"} or an Array API namespace, default "cpu"
@@ -184,6 +185,8 @@ class _MLPBase(BaseEstimator):
         else:
             validation = None
         self._prepare_scores(validation is not None, early)
+        if not incremental or not continuing:
+            self.n_iter_ = 0  # epochs of this fit, as in scikit-learn; partial_fit calls add up
         self._train(x, targets, weights, validation, settings, early, epochs=1 if incremental else None)
         return self
 
@@ -257,10 +260,12 @@ class _MLPBase(BaseEstimator):
         generator of the validation split."""
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         self._trainer = Trainer(self._config(seed, settings), self._info(n_features), backend=backend)
+        if self.init == "glorot":
+            _glorot(self._trainer.model, backend, seeded_generators(seed, 4)[3], self.activation == "logistic")
         self._install_optimizer(self._trainer, settings, keep_state=False)
         self.__dict__.pop("_snapshot", None)
         self.loss_curve_: list[float] = []
-        self.n_iter_, self.t_, self.best_loss_, self.loss_ = 0, 0, np.inf, None
+        self.t_, self.best_loss_, self.loss_ = 0, np.inf, None
         self.validation_scores_, self.best_validation_score_ = None, None
         self.n_layers_ = len(_hidden_sizes(self.hidden_layer_sizes)) + 2
         return seeded_generators(seed)[2]
@@ -272,7 +277,7 @@ class _MLPBase(BaseEstimator):
         try:
             return TrainConfig(
                 hidden=_hidden_sizes(self.hidden_layer_sizes), activation=activation, output_activation=self._output,
-                loss=self._loss, init=self.init, optimizer=settings["optimizer"], lr=settings["lr"],
+                loss=self._loss, init="xavier" if self.init == "glorot" else self.init, optimizer=settings["optimizer"], lr=settings["lr"],
                 momentum=settings["momentum"], adam_eps=self.epsilon, dropout=self.dropout, augment="none",
                 batch_size=None, epochs=settings["max_iter"], schedule="constant", seed=seed, dtype=self.dtype,
                 device=self.device if self.device in ("cpu", "cuda") else "cpu")
@@ -470,7 +475,7 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
         learning_rate="constant", learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
         random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
         early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
-        max_fun=15000, class_weight=None, output="softmax", loss="cross-entropy", init="he", dropout=0.0,
+        max_fun=15000, class_weight=None, output="softmax", loss="cross-entropy", init="glorot", dropout=0.0,
         device="cpu", dtype="float32", optimizer=None, max_epochs=None, weight_decay=None,
     ):
         _init_parameters(self, list(_ARGUMENTS) + ["class_weight", "output", "loss"], locals())
@@ -622,7 +627,7 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         learning_rate="constant", learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
         random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
         early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
-        max_fun=15000, init="he", dropout=0.0, device="cpu", dtype="float32", optimizer=None, max_epochs=None,
+        max_fun=15000, init="glorot", dropout=0.0, device="cpu", dtype="float32", optimizer=None, max_epochs=None,
         weight_decay=None,
     ):
         _init_parameters(self, list(_ARGUMENTS), locals())
@@ -687,11 +692,15 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         return _r2(model.forward(x), targets, weights)
 
     def predict(self, X):
-        """Predictions (n_samples,) for one target, else (n_samples, n_targets)."""
+        """Predictions (n_samples,) for one target, else (n_samples, n_targets). Host answers
+        are float64 unless X is float32 (scikit-learn's convention), whatever ``dtype`` computed."""
+        float32 = getattr(X, "dtype", None) == np.float32
         outputs, on_host = self._outputs(X)
         if self.n_outputs_ == 1:
             outputs = array_namespace(outputs).reshape(outputs, (-1,))
-        return to_numpy(outputs) if on_host else outputs
+        if not on_host:
+            return outputs
+        return to_numpy(outputs).astype(np.float32 if float32 else np.float64, copy=False)
 
     def score(self, X, y, sample_weight=None):
         """R² (uniformly averaged over targets); device arrays are scored on their device."""
@@ -755,6 +764,17 @@ def _number(name: str, value, low: float | None = None, high: float | None = Non
         span = f"{'(' if strict else '['}{low}, {high if high is not None else 'inf'}{')' if open_right or high is None else ']'}"
         raise ValueError(f"{name} must be a real number in {span}, got {value!r}")
     return float(value)
+
+
+def _glorot(model, backend, rng, logistic: bool) -> None:
+    """scikit-learn's initial weights: weights and biases uniform in ±√(factor / (n_in + n_out)),
+    factor 6 (2 for logistic units), drawn on the host layer by layer, weights then biases."""
+    values = []
+    for layer in model.layers:
+        n_in, n_out = layer.shape
+        bound = math.sqrt((2.0 if logistic else 6.0) / (n_in + n_out))
+        values += [backend.asarray(rng.uniform(-bound, bound, (n_in, n_out))), backend.asarray(rng.uniform(-bound, bound, n_out))]
+    model.load_parameters(values)
 
 
 def _positive_int(name: str, value) -> int:
