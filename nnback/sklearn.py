@@ -142,8 +142,8 @@ class _MLPBase(BaseEstimator):
     def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None):
         """Train on X (n_samples, n_features) and y; starts afresh unless ``warm_start``.
 
-        ``sample_weight`` (n_samples,) weights each sample's loss (a weighted mean, so integer
-        weights act as repeated rows). ``X_val``, ``y_val`` (and ``sample_weight_val``) are a
+        ``sample_weight`` (n_samples,) weights each sample's loss (integer weights act as
+        repeated rows). ``X_val``, ``y_val`` (and ``sample_weight_val``) are a
         validation set of your own: scored after every epoch into ``validation_scores_``, and
         with ``early_stopping`` used for stopping instead of a ``validation_fraction`` split
         (the same names as scikit-learn's HistGradientBoosting).
@@ -277,8 +277,8 @@ class _MLPBase(BaseEstimator):
         try:
             return TrainConfig(
                 hidden=_hidden_sizes(self.hidden_layer_sizes), activation=activation, output_activation=self._output,
-                loss=self._loss, init="xavier" if self.init == "glorot" else self.init, optimizer=settings["optimizer"], lr=settings["lr"],
-                momentum=settings["momentum"], adam_eps=self.epsilon, dropout=self.dropout, augment="none",
+                loss=self._loss, init="xavier" if self.init == "glorot" else self.init,
+                optimizer=settings["optimizer"], lr=settings["lr"], momentum=settings["momentum"], adam_eps=self.epsilon, dropout=self.dropout, augment="none",
                 batch_size=None, epochs=settings["max_iter"], schedule="constant", seed=seed, dtype=self.dtype,
                 device=self.device if self.device in ("cpu", "cuda") else "cpu")
         except ConfigError as error:
@@ -337,10 +337,9 @@ class _MLPBase(BaseEstimator):
             raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}")
         _hidden_sizes(self.hidden_layer_sizes)
         batch_size = _batch_size_rule(self.batch_size)
-        if decay is None:
-            decay_rule = lambda batch, mean_weight: alpha / (batch * mean_weight) if mean_weight > 0 else 0.0  # noqa: E731
-        else:
-            decay_rule = lambda batch, mean_weight: decay  # noqa: E731
+        def decay_rule(batch: int, mean_weight: float) -> float:
+            """alpha / Σw of an average batch (scikit-learn's L2 term), or the former raw decay."""
+            return alpha / (batch * mean_weight) if decay is None else decay
         sgd_kind = "sgd" if momentum == 0 else "nesterov" if nesterov else "momentum"
         return {"solver": solver, "optimizer": "adam" if solver == "adam" else sgd_kind, "momentum": float(momentum),
                 "lr": _number("learning_rate_init", lr, 0.0, strict=True), "learning_rate": schedule,
@@ -761,7 +760,8 @@ def _number(name: str, value, low: float | None = None, high: float | None = Non
     if ok and high is not None:
         ok = value < high if open_right else value <= high
     if not ok:
-        span = f"{'(' if strict else '['}{low}, {high if high is not None else 'inf'}{')' if open_right or high is None else ']'}"
+        right = ")" if open_right or high is None else "]"
+        span = f"{'(' if strict else '['}{low}, {high if high is not None else 'inf'}{right}"
         raise ValueError(f"{name} must be a real number in {span}, got {value!r}")
     return float(value)
 
@@ -773,7 +773,8 @@ def _glorot(model, backend, rng, logistic: bool) -> None:
     for layer in model.layers:
         n_in, n_out = layer.shape
         bound = math.sqrt((2.0 if logistic else 6.0) / (n_in + n_out))
-        values += [backend.asarray(rng.uniform(-bound, bound, (n_in, n_out))), backend.asarray(rng.uniform(-bound, bound, n_out))]
+        values += [backend.asarray(rng.uniform(-bound, bound, (n_in, n_out))),
+                   backend.asarray(rng.uniform(-bound, bound, n_out))]
     model.load_parameters(values)
 
 
