@@ -136,6 +136,14 @@ class _MLPBase(BaseEstimator):
 
     _output = "identity"
     _loss = "quadratic"
+    # Fitted attributes (set by fit, never by __init__).
+    loss_curve_: list[float]
+    loss_: float
+    best_loss_: float
+    n_iter_: int
+    t_: int
+    validation_scores_: list[float] | None
+    best_validation_score_: float | None
 
     # -- training ------------------------------------------------------------------------------
 
@@ -232,12 +240,14 @@ class _MLPBase(BaseEstimator):
         """Record this epoch's scores; True if the one that decides (the validation score with
         early stopping, else the training loss) did not fall short of its best by ``tol``."""
         if validation is not None:
-            score = self._score_on_device(self._trainer.model, *validation)
-            self.validation_scores_.append(score)
-            improved = not score < self.best_validation_score_ + self.tol
+            score, scores, best = self._score_on_device(self._trainer.model, *validation), \
+                self.validation_scores_, self.best_validation_score_
+            assert scores is not None and best is not None, "_prepare_scores starts the validation record"
+            scores.append(score)
+            improved = not score < best + self.tol
             if self.verbose:
                 print(f"Validation score: {score:f}")
-            if score > self.best_validation_score_:
+            if score > best:
                 self.best_validation_score_ = score
                 if early:
                     self._best_parameters = self._trainer.model.copy_parameters()
@@ -249,8 +259,7 @@ class _MLPBase(BaseEstimator):
 
     def _prepare_scores(self, validating: bool, early: bool) -> None:
         if validating and self.__dict__.get("validation_scores_") is None:
-            self.validation_scores_: list[float] | None = []
-            self.best_validation_score_: float | None = -np.inf
+            self.validation_scores_, self.best_validation_score_ = [], -np.inf
         if early:
             self.best_loss_ = np.inf  # scikit-learn's is None with early stopping; kept as a number here
         self.__dict__.pop("_best_parameters", None)
@@ -264,8 +273,8 @@ class _MLPBase(BaseEstimator):
             _glorot(self._trainer.model, backend, seeded_generators(seed, 4)[3], self.activation == "logistic")
         self._install_optimizer(self._trainer, settings, keep_state=False)
         self.__dict__.pop("_snapshot", None)
-        self.loss_curve_: list[float] = []
-        self.t_, self.best_loss_, self.loss_ = 0, np.inf, None
+        self.loss_curve_ = []
+        self.t_, self.best_loss_, self.loss_ = 0, np.inf, np.nan
         self.validation_scores_, self.best_validation_score_ = None, None
         self.n_layers_ = len(_hidden_sizes(self.hidden_layer_sizes)) + 2
         return seeded_generators(seed)[2]
@@ -693,7 +702,7 @@ class MLPRegressor(RegressorMixin, _MLPBase):
     def predict(self, X):
         """Predictions (n_samples,) for one target, else (n_samples, n_targets). Host answers
         are float64 unless X is float32 (scikit-learn's convention), whatever ``dtype`` computed."""
-        float32 = getattr(X, "dtype", None) == np.float32
+        float32 = isinstance(X, np.ndarray) and X.dtype == np.float32
         outputs, on_host = self._outputs(X)
         if self.n_outputs_ == 1:
             outputs = array_namespace(outputs).reshape(outputs, (-1,))
