@@ -118,3 +118,22 @@ def test_device_arrays_stay_on_their_device_and_match_numpy(backend, rng):
     assert model.score(xd, yd) == pytest.approx(reference.score(X, y), rel=1e-9)
     one = MLPRegressor(device=_estimator_device(backend), **params).fit(xd, yd[:, 0])
     assert tuple(one.predict(xd).shape) == (50,)
+
+
+def test_pickle_partial_fit_and_clone(rng):
+    import pickle
+
+    from sklearn.base import clone
+
+    X, y = rng.standard_normal((30, 3)), rng.standard_normal((30, 2))
+    model = MLPRegressor(hidden_layer_sizes=(8,), max_iter=3, random_state=0).fit(X, y)
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.predict(X), model.predict(X))
+    restored.partial_fit(X, y)  # the optimizer state came along too
+    model.partial_fit(X, y)
+    np.testing.assert_array_equal(restored.predict(X), model.predict(X))
+    assert not hasattr(clone(model), "n_outputs_")
+    fresh = MLPRegressor(hidden_layer_sizes=(8,), random_state=0)
+    for _ in range(2):
+        fresh.partial_fit(X, y[:, 0])
+    assert fresh.n_iter_ == 2 and fresh.predict(X).shape == (30,)

@@ -144,3 +144,13 @@ def test_weights_stay_on_the_device_and_match_numpy(backend, rng):
         proba = model.predict_proba(backend.asarray(X))
     assert array_namespace(proba) is backend.xp
     np.testing.assert_allclose(nnback.to_numpy(proba), reference.predict_proba(X), rtol=1e-9, atol=1e-12)
+
+
+def test_batches_carry_weights_in_order_without_shuffling():
+    from nnback.training import Batches
+
+    x, y, w = np.arange(10.0).reshape(5, 2), np.arange(5), np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    batches = list(Batches(x, y, 2, w=w, shuffle=False).epoch())
+    assert [tuple(b[2]) for b in batches] == [(1.0, 2.0), (3.0, 4.0), (5.0,)]
+    assert [tuple(b[1]) for b in batches] == [(0, 1), (2, 3), (4,)]
+    assert len(next(Batches(x, y, None, w=w).epoch())) == 3 and len(next(Batches(x, y).epoch())) == 2
