@@ -622,14 +622,6 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
 class MLPRegressor(RegressorMixin, _MLPBase):
     """A fully connected network regressor: scikit-learn's ``MLPRegressor``, on nnback."""
 
-    _DOC = """A fully connected network regressor: scikit-learn's ``MLPRegressor``, on nnback.
-
-    Identity outputs and the squared error ½‖a − y‖², one output per target column (y of shape
-    (n,) or (n, k)); ``predict`` returns (n,) when there is one target, as scikit-learn's does,
-    and ``score`` is R² (averaged over targets). ``loss_`` is scikit-learn's: the squared error
-    averaged over targets as well as samples.
-    """
-
     def __init__(
         self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001, batch_size="auto",
         learning_rate="constant", learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
@@ -732,7 +724,13 @@ MLPClassifier.__doc__ = """A fully connected network classifier: scikit-learn's 
         nnback's extra.
 """ + _ATTRIBUTES_DOC + """    classes_ : array of shape (n_classes,)
 """
-MLPRegressor.__doc__ = MLPRegressor._DOC + _PARAMETERS_DOC + _ATTRIBUTES_DOC
+MLPRegressor.__doc__ = """A fully connected network regressor: scikit-learn's ``MLPRegressor``, on nnback.
+
+    Identity outputs and the squared error ½‖a − y‖², one output per target column (y of shape
+    (n,) or (n, k)); ``predict`` returns (n,) when there is one target, as scikit-learn's does,
+    and ``score`` is R² (averaged over targets). ``loss_`` is scikit-learn's: the squared error
+    averaged over targets as well as samples.
+""" + _PARAMETERS_DOC + _ATTRIBUTES_DOC
 
 # The constructor arguments both estimators share, in scikit-learn's order.
 _ARGUMENTS = ("hidden_layer_sizes", "activation", "solver", "alpha", "batch_size", "learning_rate",

@@ -163,3 +163,13 @@ def test_former_nnback_names_still_work_with_a_future_warning(rng):
     with pytest.raises(ValueError, match="optimizer"):
         with pytest.warns(FutureWarning):
             MLPClassifier(optimizer="rmsprop").fit(X, y)
+
+
+def test_dropout_acts_in_training_only(rng):
+    X, y = rng.standard_normal((60, 4)), rng.integers(0, 2, 60)
+    params = dict(hidden_layer_sizes=(16,), max_iter=5, batch_size=10, random_state=0)
+    plain, dropped = MLPClassifier(**params).fit(X, y), MLPClassifier(dropout=0.5, **params).fit(X, y)
+    assert not np.array_equal(plain.coefs_[0], dropped.coefs_[0])
+    np.testing.assert_array_equal(dropped.predict_proba(X), dropped.predict_proba(X))  # no masks at predict
+    with pytest.raises(ValueError, match="dropout"):
+        MLPClassifier(dropout=1.5, max_iter=1).fit(X, y)
