@@ -1,13 +1,22 @@
-"""nnback's scikit-learn estimator vs scikit-learn's own MLPClassifier: same data, same network, one run.
+"""nnback's scikit-learn estimators vs scikit-learn's own MLPClassifier and MLPRegressor: same data,
+same parameters, one run.
 
-Both fit the first ``--train`` MNIST training images (pixels in [0, 1], float32, which both keep in
-float32) and are scored on the 10,000 test images. The network and recipe are the same on both
-sides: [784, 100, 10], ReLU, softmax cross-entropy, Glorot-uniform weights, Adam (lr 1e-3) or SGD
-with momentum 0.9, batch 200, a fixed number of epochs (no L2 penalty, no early stopping, no
-tolerance stop), on the host CPU with BLAS limited to ``--threads`` threads. Fits alternate between
-the two libraries, so drifting machine load hits both alike; times are wall clock of ``.fit()``
-(median and min of ``--repeats``), and accuracies are the mean ± standard deviation over the
-repeats, which use seeds ``--seed``, ``--seed`` + 1, … (the same seeds for both libraries).
+Both libraries get the *same constructor arguments* (scikit-learn's names; nnback takes them as a
+drop-in), so the network and recipe are the same on both sides: ReLU, Glorot-uniform weights and
+biases, Adam or SGD with momentum 0.9, batch 200, a fixed number of epochs (no L2 penalty, no early
+stopping, no tolerance stop), on the host CPU with BLAS limited to ``--threads`` threads.
+
+- classifier: the first ``--train`` MNIST training images (pixels in [0, 1], float32, which both keep
+  in float32), [784, 100, 10], scored (accuracy) on the 10,000 test images;
+- regressor: scikit-learn's diabetes data (442 patients, 10 features; the only real regression set
+  it bundles offline) and ``make_regression`` (20,000 × 100, 50 informative, noise 10), each split
+  75/25 with features and target standardised on the training part, [d, 100, 1], scored by R² on
+  the held-out quarter.
+
+Fits alternate between the two libraries, so drifting machine load hits both alike; times are wall
+clock of ``.fit()`` (median and min of ``--repeats``), scores are the mean ± standard deviation over
+the repeats, which use seeds ``--seed``, ``--seed`` + 1, … (the same seeds for both libraries). The
+load average before and after is stored with the results.
 
     python benchmarks/bench_sklearn.py --json benchmarks/results/sklearn_mlp_cpu.json
 """
@@ -27,36 +36,53 @@ from pathlib import Path
 import numpy as np
 import sklearn
 import threadpoolctl
+from sklearn.datasets import load_diabetes, make_regression
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier as SklearnMLP
+from sklearn.neural_network import MLPRegressor as SklearnRegressor
+from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import nnback  # noqa: E402
 from nnback.cli import write_json_atomic  # noqa: E402
 from nnback.sklearn import MLPClassifier as NnbackMLP  # noqa: E402
+from nnback.sklearn import MLPRegressor as NnbackRegressor  # noqa: E402
 
 
 LEARNING_RATES = {"adam": 1e-3, "sgd": 0.05}
+REGRESSION = {"diabetes": dict(lr=1e-3, epochs=100), "make_regression": dict(lr=1e-3, epochs=20)}
+
+
+def parameters(args, seed: int) -> dict:
+    """The constructor arguments both libraries get: scikit-learn's names and meanings."""
+    momentum = dict(momentum=0.9, nesterovs_momentum=False) if args.optimizer == "sgd" else {}
+    return dict(hidden_layer_sizes=args.hidden, activation="relu", solver=args.optimizer, alpha=0.0,
+                learning_rate_init=args.lr, batch_size=args.batch_size, max_iter=args.epochs, shuffle=True,
+                tol=0.0, n_iter_no_change=args.epochs, early_stopping=False, random_state=seed, **momentum)
 
 
 def estimators(args, seed: int) -> dict:
-    """The two estimators, configured as the same network and recipe."""
-    momentum = args.optimizer == "sgd"
-    sklearn_momentum = dict(momentum=0.9, nesterovs_momentum=False) if momentum else {}
-    return {
-        "nnback": NnbackMLP(
-            hidden_layer_sizes=args.hidden, activation="relu", init="xavier",
-            optimizer="momentum" if momentum else "adam", learning_rate=args.lr, momentum=0.9,
-            batch_size=args.batch_size, max_epochs=args.epochs, weight_decay=0.0,
-            tol=0.0, n_iter_no_change=args.epochs, random_state=seed,
-        ),
-        "sklearn": SklearnMLP(
-            hidden_layer_sizes=args.hidden, activation="relu", solver=args.optimizer, alpha=0.0,
-            learning_rate_init=args.lr, batch_size=args.batch_size, max_iter=args.epochs, shuffle=True,
-            tol=0.0, n_iter_no_change=args.epochs, early_stopping=False, random_state=seed,
-            **sklearn_momentum,
-        ),
-    }
+    """The two classifiers, built from the same arguments."""
+    return {"nnback": NnbackMLP(**parameters(args, seed)), "sklearn": SklearnMLP(**parameters(args, seed))}
+
+
+def regressors(args, seed: int) -> dict:
+    """The two regressors, built from the same arguments."""
+    return {"nnback": NnbackRegressor(**parameters(args, seed)), "sklearn": SklearnRegressor(**parameters(args, seed))}
+
+
+def regression_data(name: str):
+    """(X_train, y_train, X_test, y_test) as float32, standardised on the training part."""
+    if name == "diabetes":
+        X, y = load_diabetes(return_X_y=True)
+    else:
+        X, y = make_regression(n_samples=20_000, n_features=100, n_informative=50, noise=10.0, random_state=0)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0)
+    features, target = StandardScaler().fit(X_train), StandardScaler().fit(y_train[:, None])
+    scale = lambda y: target.transform(y[:, None])[:, 0].astype(np.float32)  # noqa: E731
+    return (features.transform(X_train).astype(np.float32), scale(y_train),
+            features.transform(X_test).astype(np.float32), scale(y_test))
 
 
 def timed_fit(estimator, X, y) -> tuple[float, float]:
@@ -69,28 +95,28 @@ def timed_fit(estimator, X, y) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def run(args, data) -> dict:
-    """Fit both libraries ``args.repeats`` times each, alternating; times, accuracies, epochs."""
-    X, y = data.train.images[: args.train], data.train.labels[: args.train]
-    X_test, y_test = data.test.images, data.test.labels
-    rows = {name: {"fit_seconds": [], "fit_cpu_seconds": [], "test_accuracy": [], "epochs_run": []}
+def run(args, data, make=estimators, score: str = "test_accuracy") -> dict:
+    """Fit both libraries ``args.repeats`` times each, alternating; times, test scores, epochs.
+    ``data`` is (X_train, y_train, X_test, y_test); ``make(args, seed)`` gives the two estimators."""
+    X, y, X_test, y_test = data
+    rows = {name: {"fit_seconds": [], "fit_cpu_seconds": [], score: [], "epochs_run": []}
             for name in ("nnback", "sklearn")}
-    for name, estimator in estimators(args, args.seed).items():  # warm-up: BLAS threads, caches, imports
-        timed_fit(estimator.set_params(**{"max_epochs" if name == "nnback" else "max_iter": 1}), X[:1000], y[:1000])
+    for estimator in make(args, args.seed).values():  # warm-up: BLAS threads, caches, imports
+        timed_fit(estimator.set_params(max_iter=1), X[:1000], y[:1000])
     for seed in range(args.seed, args.seed + args.repeats):
-        for name, estimator in estimators(args, seed).items():
+        for name, estimator in make(args, seed).items():
             row = rows[name]
             wall, cpu = timed_fit(estimator, X, y)
             row["fit_seconds"].append(wall)
             row["fit_cpu_seconds"].append(cpu)
-            row["test_accuracy"].append(float(estimator.score(X_test, y_test)))
+            row[score].append(float(estimator.score(X_test, y_test)))
             row["epochs_run"].append(int(estimator.n_iter_))
     for row in rows.values():
         row["fit_seconds_median"] = statistics.median(row["fit_seconds"])
         row["fit_seconds_min"] = min(row["fit_seconds"])
         row["fit_cpu_seconds_median"] = statistics.median(row["fit_cpu_seconds"])
-        row["test_accuracy_mean"] = statistics.mean(row["test_accuracy"])
-        row["test_accuracy_std"] = statistics.stdev(row["test_accuracy"]) if args.repeats > 1 else 0.0
+        row[f"{score}_mean"] = statistics.mean(row[score])
+        row[f"{score}_std"] = statistics.stdev(row[score]) if args.repeats > 1 else 0.0
     return rows
 
 
@@ -121,25 +147,33 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10, help="fits per library, with seeds seed, seed+1, …")
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads for both (threadpoolctl)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--regression", nargs="*", choices=tuple(REGRESSION), default=list(REGRESSION),
+                        help="regression data sets to compare the regressors on (Adam; none: skip)")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     args = parser.parse_args()
     args.hidden = tuple(args.hidden)
-    data = nnback.load_mnist()
+    mnist = nnback.load_mnist()
+    data = (mnist.train.images[: args.train], mnist.train.labels[: args.train], mnist.test.images, mnist.test.labels)
     load_before = list(os.getloadavg())
-    results = {}
+    results, regression = {}, {}
     with threadpoolctl.threadpool_limits(limits=args.threads):
         for optimizer in args.optimizers:
             case = argparse.Namespace(**vars(args), optimizer=optimizer, lr=LEARNING_RATES[optimizer])
             results[optimizer] = summarise(case, run(case, data))
+        for name in args.regression:
+            recipe = REGRESSION[name]
+            case = argparse.Namespace(**{**vars(args), **recipe}, optimizer="adam", name=name)
+            regression[name] = summarise(case, run(case, regression_data(name), regressors, "test_r2"), "test_r2")
         env = environment(args.threads)
     result = {
-        "benchmark": "nnback.sklearn.MLPClassifier vs sklearn.neural_network.MLPClassifier on the CPU",
+        "benchmark": "nnback.sklearn.MLPClassifier/MLPRegressor vs sklearn.neural_network's on the CPU",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "config": {**{key: value for key, value in vars(args).items() if key not in ("json", "optimizers")},
                    "network": [784, *args.hidden, 10], "test_size": 10_000, "dtype": "float32",
                    "learning_rates": {name: LEARNING_RATES[name] for name in args.optimizers}},
         "results": results,
+        "regression": {"recipes": {name: REGRESSION[name] for name in args.regression}, "results": regression},
         "load_average_before_after": [load_before, list(os.getloadavg())],
         "environment": env,
     }
@@ -148,13 +182,14 @@ def main() -> None:
         write_json_atomic(str(args.json), result)
 
 
-def summarise(case, rows: dict) -> dict:
+def summarise(case, rows: dict, score: str = "test_accuracy") -> dict:
     """Print one recipe's comparison and return it with its speed-ups."""
-    print(f"{case.optimizer} (lr {case.lr}), {case.epochs} epochs, batch {case.batch_size}, {case.repeats} seeds:")
+    print(f"{getattr(case, 'name', 'MNIST')}: {case.optimizer} (lr {case.lr}), {case.epochs} epochs, "
+          f"batch {case.batch_size}, {case.repeats} seeds:")
     for name, row in rows.items():
         print(f"  {name:8s} fit {row['fit_seconds_median']:6.2f} s (min {row['fit_seconds_min']:.2f}, "
-              f"CPU {row['fit_cpu_seconds_median']:.2f} s)  test accuracy {row['test_accuracy_mean']:.4f} "
-              f"± {row['test_accuracy_std']:.4f}  epochs {row['epochs_run'][0]}")
+              f"CPU {row['fit_cpu_seconds_median']:.2f} s)  {score.replace('_', ' ')} {row[score + '_mean']:.4f} "
+              f"± {row[score + '_std']:.4f}  epochs {row['epochs_run'][0]}")
     speedup = rows["sklearn"]["fit_seconds_median"] / rows["nnback"]["fit_seconds_median"]
     speedup_cpu = rows["sklearn"]["fit_cpu_seconds_median"] / rows["nnback"]["fit_cpu_seconds_median"]
     print(f"  nnback fits {speedup:.2f}x faster (median wall time), {speedup_cpu:.2f}x (median CPU time)")

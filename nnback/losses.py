@@ -6,6 +6,12 @@ broadcast silently against (batch, classes) outputs (the bug that keeps notebook
 
 A loss receives the network's last pre-activation ``z`` and its output activation, and returns
 ``(loss, dz)`` with ``loss`` a 0-d device array (no host sync) and ``dz`` the gradient w.r.t. ``z``.
+An optional per-sample ``weights`` vector (batch,) multiplies each sample's loss in the batch mean,
+Σ wᵢ·lossᵢ / n. Weights scaled to mean 1 over the training set (as the estimators scale them) make
+integer weights act as repeated rows in full-batch training, Σw playing the role of n. Dividing by
+the batch's own Σw instead (scikit-learn's choice) would let a batch of only down-weighted samples
+count as much as any other, which undoes extreme class weights in mini-batch training.
+The quadratic loss also takes real targets of shape (batch, n_out) instead of labels (regression).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from .activations import ACTIVATIONS, Activation
 
 @dataclass(frozen=True)
 class Loss:
-    """``value_and_grad(z, labels, output) -> (loss, dz)``; ``outputs`` lists the output
+    """``value_and_grad(z, labels, output, weights=None) -> (loss, dz)``; ``outputs`` lists the output
     activations it works with (``None``: any)."""
 
     name: str
@@ -56,21 +62,49 @@ def check_labels(z, labels) -> None:
         )
 
 
-def _quadratic(z, labels, output: Activation):
-    # ½‖a − y‖² per sample, averaged over the batch (Nielsen's QuadraticCost).
+def targets(z, labels):
+    """Rows to compare the outputs with: real targets (batch, n_out) as they are (regression), or
+    one-hot rows of integer class labels (batch,)."""
+    xp = array_namespace(z, labels)
+    if labels.ndim == 2 and tuple(labels.shape) == tuple(z.shape) and xp.isdtype(labels.dtype, "real floating"):
+        return labels if labels.dtype == z.dtype else xp.astype(labels, z.dtype)
     check_labels(z, labels)
+    return one_hot(labels, z.shape[1], z.dtype)
+
+
+def sample_scale(z, weights):
+    """Each sample's factor in the batch mean: 1/n (a Python float) without weights, else
+    wᵢ / n as a (batch, 1) column."""
+    scale = 1.0 / z.shape[0]
+    if weights is None:
+        return scale
+    xp = array_namespace(z, weights)
+    if weights.ndim != 1 or weights.shape[0] != z.shape[0]:
+        raise ValueError(f"weights must have shape ({z.shape[0]},), got {tuple(weights.shape)}")
+    weights = weights if weights.dtype == z.dtype else xp.astype(weights, z.dtype)
+    return xp.expand_dims(weights * scale, axis=1)
+
+
+def _mean(xp, terms, scale):
+    """Σ scaleᵢ·termsᵢⱼ: the (weighted) batch mean of per-element terms (batch, k)."""
+    return scale * xp.sum(terms) if isinstance(scale, float) else xp.sum(scale * terms)
+
+
+def _quadratic(z, labels, output: Activation, weights=None):
+    # ½‖a − y‖² per sample, averaged over the batch (Nielsen's QuadraticCost); with identity
+    # outputs and real targets it is the squared error of regression.
     xp = array_namespace(z)
     a = output.forward(z)
-    diff = a - one_hot(labels, z.shape[1], z.dtype)
-    scale = 1.0 / z.shape[0]
-    loss = (0.5 * scale) * xp.sum(diff * diff)
+    diff = a - targets(z, labels)
+    scale = sample_scale(z, weights)
+    loss = 0.5 * _mean(xp, diff * diff, scale)
     return loss, output.backward(a, diff * scale)
 
 
-def _cross_entropy(z, labels, output: Activation):
+def _cross_entropy(z, labels, output: Activation, weights=None):
     check_labels(z, labels)
     if output.name == "sigmoid":
-        return _binary_cross_entropy(z, labels)
+        return _binary_cross_entropy(z, labels, weights)
     # Softmax fused with its cross-entropy: (softmax(z) − y) / n is exact and stable, whereas
     # backpropagating through a separate softmax is neither.
     xp = array_namespace(z)
@@ -78,18 +112,18 @@ def _cross_entropy(z, labels, output: Activation):
     e = xp.exp(shifted)
     total = xp.sum(e, axis=1, keepdims=True)
     target = one_hot(labels, z.shape[1], z.dtype)
-    scale = 1.0 / z.shape[0]
-    loss = scale * xp.sum(target * (xp.log(total) - shifted))
+    scale = sample_scale(z, weights)
+    loss = _mean(xp, target * (xp.log(total) - shifted), scale)
     return loss, (e / total - target) * scale
 
 
-def _binary_cross_entropy(z, labels):
+def _binary_cross_entropy(z, labels, weights=None):
     # Per-output sigmoid cross-entropy (Nielsen's network2 CrossEntropyCost), from logits:
     # max(z, 0) − z·y + log(1 + exp(−|z|)) never overflows; its gradient is σ(z) − y.
     xp = array_namespace(z)
     target = one_hot(labels, z.shape[1], z.dtype)
-    scale = 1.0 / z.shape[0]
-    loss = scale * xp.sum(xp.maximum(z, 0.0) - z * target + xp.log1p(xp.exp(-xp.abs(z))))
+    scale = sample_scale(z, weights)
+    loss = _mean(xp, xp.maximum(z, 0.0) - z * target + xp.log1p(xp.exp(-xp.abs(z))), scale)
     return loss, (ACTIVATIONS["sigmoid"].forward(z) - target) * scale
 
 

@@ -60,6 +60,12 @@ class DataInfo:
     n_train: int | None = None
     fingerprint: str | None = None
     source: str | None = None
+    targets: int = 0  # regression: the number of real outputs (then ``classes`` is empty)
+
+    @property
+    def n_outputs(self) -> int:
+        """The network's outputs: one per class, or one per regression target."""
+        return self.targets or len(self.classes)
 
     @classmethod
     def of(cls, data: Dataset, standardizer: Standardizer | None = None) -> "DataInfo":
@@ -75,7 +81,8 @@ class DataInfo:
         return {"n_features": self.n_features, "classes": list(self.classes),
                 "image_shape": list(self.image_shape) if self.image_shape else None,
                 "standardizer": self.standardizer.as_dict() if self.standardizer else None,
-                "train_size": self.n_train, "fingerprint": self.fingerprint, "source": self.source}
+                "train_size": self.n_train, "fingerprint": self.fingerprint, "source": self.source,
+                **({"targets": self.targets} if self.targets else {})}
 
     @classmethod
     def from_dict(cls, values: dict, sizes: list[int]) -> "DataInfo":
@@ -149,7 +156,7 @@ class Trainer:
         self.backend = backend or (comm.backend(config.device, config.dtype) if comm else
                                    get_backend(config.device, config.dtype))
         init_rng, self.shuffle_rng, _ = seeded_generators(config.seed)
-        self.sizes = config.network_sizes(info.n_features, len(info.classes))
+        self.sizes = config.network_sizes(info.n_features, info.n_outputs)
         self.augment_name = automatic(info.image_shape) if config.augment == "auto" else config.augment
         if info.image_shape is None and self.augment_name != "none":
             raise ConfigError("augment", f"{self.augment_name} moves pixels of images; this data is tabular (use none)")
@@ -213,12 +220,14 @@ class Trainer:
         return notes
 
     def fit(self, x, y, evaluation: Evaluation | None = None, *, epochs: int | None = None, on_report=None,
-            on_step=None, should_stop=None) -> list[dict]:
+            on_step=None, should_stop=None, sample_weight=None, shuffle: bool = True) -> list[dict]:
         """Train on device arrays (x, y) up to ``epochs`` rounds in total (default: the config's);
-        returns this call's reports, which are also appended to :attr:`history`."""
+        returns this call's reports, which are also appended to :attr:`history`. ``sample_weight``
+        (n,) on the device multiplies each sample's loss (scale it to mean 1 for Σw to play the
+        role of n); ``shuffle=False`` keeps the data's order."""
         config = self.config
         epochs = config.epochs if epochs is None else epochs
-        batches = Batches(x, y, self.batch_size, self.shuffle_rng)
+        batches = Batches(x, y, self.batch_size, self.shuffle_rng, w=sample_weight, shuffle=shuffle)
         self._check_position(epochs, batches)
 
         def report(stats: dict) -> None:

@@ -54,13 +54,17 @@ class Position:
 
 @dataclass
 class Batches:
-    """The training set and how to cut it: ``batch_size=None`` means full batch."""
+    """The training set and how to cut it: ``batch_size=None`` means full batch. ``w`` holds
+    optional per-sample loss weights (n,); with them each batch is (xb, yb, wb). ``shuffle=False``
+    keeps the data's order in every epoch."""
 
     x: Any
     y: Any
     batch_size: int | None = None
     rng: Any = None
     shard: tuple[int, int] | None = None  # (rank, ranks): yield only this rank's rows of each batch
+    w: Any = None  # per-sample loss weights, cut into batches with x and y
+    shuffle: bool = True
 
     @property
     def n(self) -> int:
@@ -77,43 +81,52 @@ class Batches:
         copy of the data per epoch and slicing it by 2-10% per epoch (benchmarks/), and it needs
         no second copy of the training set in memory.
         """
-        for xb, yb, _, _ in self.shards(skip):
-            yield xb, yb
+        for xb, yb, wb, _, _ in self.shards(skip):
+            yield (xb, yb) if wb is None else (xb, yb, wb)
 
     def shards(self, skip: int = 0):
-        """Yield (xb, yb, first, rows) for one pass: this rank's rows ``first .. first + len(xb)``
-        of each batch of ``rows`` (the whole batch unless ``shard`` is set)."""
+        """Yield (xb, yb, wb, first, rows) for one pass: this rank's rows ``first .. first + len(xb)``
+        of each batch of ``rows`` (the whole batch unless ``shard`` is set); ``wb`` is None without
+        weights. Without ``shuffle`` the batches follow the data's order."""
         xp = array_namespace(self.x, self.y)
         if self.batch_size is None and self.shard is None:
-            yield self.x, self.y, 0, self.n
+            yield self.x, self.y, self.w, 0, self.n
             return
-        if self.batch_size is not None and self.rng is None:
+        if self.batch_size is not None and self.rng is None and self.shuffle:
             raise ValueError("mini-batches need a shuffle generator: Batches(x, y, batch_size, rng)")
         size = self.n if self.batch_size is None else self.batch_size
-        order = None if self.batch_size is None else xp.asarray(self.rng.permutation(self.n), device=device_of(self.x))
+        order = None
+        if self.batch_size is not None:
+            order = (xp.asarray(self.rng.permutation(self.n), device=device_of(self.x)) if self.shuffle
+                     else xp.arange(self.n, device=device_of(self.x)))
         rank, ranks = self.shard or (0, 1)
         for start in range(skip * size, self.n, size):
             rows = min(size, self.n - start)
             first, last = rows * rank // ranks, rows * (rank + 1) // ranks
             if order is None:
-                yield self.x[first:last, :], self.y[first:last], first, rows
+                wb = None if self.w is None else self.w[first:last]
+                yield self.x[first:last, :], self.y[first:last], wb, first, rows
                 continue
             index = order[start + first : start + last]
-            yield xp.take(self.x, index, axis=0), xp.take(self.y, index, axis=0), first, rows
+            wb = None if self.w is None else xp.take(self.w, index, axis=0)
+            yield xp.take(self.x, index, axis=0), xp.take(self.y, index, axis=0), wb, first, rows
 
 
-def train_step(model, loss, optimizer, x, y, noise_key: int | None = None, reduce=None, share: float = 1.0):
+def train_step(model, loss, optimizer, x, y, noise_key: int | None = None, reduce=None, share: float = 1.0, *,
+               weights=None):
     """One forward, backward and update; returns the batch loss as a 0-d device array.
 
     ``noise_key`` seeds this step's dropout masks (see ``rng.py``); None means no dropout.
     ``reduce(model, value, share)``, in data-parallel training, combines the gradients and loss of
     this shard (``share`` of the batch's rows; it may have none) with the other ranks' before the
-    update and returns the batch loss.
+    update and returns the batch loss. ``weights`` (batch,) multiply each sample's loss in the
+    batch mean (see ``losses.py``).
     """
     value = None
     if x.shape[0] or reduce is None:
         z = model.forward(x, train=True, noise_key=noise_key)
-        value, dz = loss.value_and_grad(z, y, model.output)
+        value, dz = loss.value_and_grad(z, y, model.output) if weights is None else \
+            loss.value_and_grad(z, y, model.output, weights)
         model.backward(dz)
     if reduce is not None:
         value = reduce(model, value, share)
@@ -252,7 +265,7 @@ def train_epoch(model, loss, optimizer, batches: Batches, position: Position, *,
             batches.rng.bit_generator.state = position.rng_state
     steps = batches.steps_per_epoch
     total = position.loss_sum
-    for xb, yb, first, rows in batches.shards(skip=position.step):
+    for xb, yb, wb, first, rows in batches.shards(skip=position.step):
         if schedule is not None:
             optimizer.lr = schedule(position.epoch + position.step / steps)
         key = stream_key(noise_seed, position.epoch, position.step)
@@ -261,7 +274,7 @@ def train_epoch(model, loss, optimizer, batches: Batches, position: Position, *,
         if augment is not None and xb.shape[0]:
             xb = augment(xb, stream_key(key, AUGMENT_STREAM))
         share = xb.shape[0] / rows
-        total = total + train_step(model, loss, optimizer, xb, yb, key, reduce, share)
+        total = total + train_step(model, loss, optimizer, xb, yb, key, reduce, share, weights=wb)
         position.loss_steps += 1
         position.step += 1
         if on_step is not None:

@@ -212,8 +212,8 @@ def test_a_grid_search_runs_on_a_dask_cluster_through_joblib():
 
     X, y = load_digits(return_X_y=True)
     X, y = X[:300] / 16.0, y[:300]
-    grid = {"hidden_layer_sizes": [(16,), (32,)], "learning_rate": [1e-2, 3e-2]}
-    search = GridSearchCV(MLPClassifier(max_epochs=8, random_state=0), grid, cv=2, n_jobs=-1)
+    grid = {"hidden_layer_sizes": [(16,), (32,)], "learning_rate_init": [1e-2, 3e-2]}
+    search = GridSearchCV(MLPClassifier(max_iter=8, random_state=0), grid, cv=2, n_jobs=-1)
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client, joblib.parallel_config(backend="dask"):
         search.fit(X, y)

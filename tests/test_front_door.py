@@ -109,7 +109,7 @@ def test_a_model_saved_by_the_estimator_is_evaluated_and_used_by_the_cli(tmp_pat
     rng = np.random.default_rng(0)
     X = rng.standard_normal((120, 5))
     y = np.where(X[:, 0] + X[:, 1] > 0, "yes", "no")
-    model = MLPClassifier(hidden_layer_sizes=(16,), max_epochs=30, random_state=0).fit(X, y)
+    model = MLPClassifier(hidden_layer_sizes=(16,), max_iter=30, random_state=0).fit(X, y)
     save, data = tmp_path / "estimator.npz", tmp_path / "rows.csv"
     model.save(save)
     data.write_text("a,b,c,d,e,answer\n" + "\n".join(",".join(map(str, [*x, t])) for x, t in zip(X, y)) + "\n")
