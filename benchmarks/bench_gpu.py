@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import nnback  # noqa: E402
-from nnback.runner import TrainConfig, build  # noqa: E402
+from nnback.runner import DataInfo, TrainConfig, Trainer  # noqa: E402
 from nnback.training import Batches, train_step  # noqa: E402
 
 SIZES = [784, 1024, 1024, 10]
@@ -39,9 +39,10 @@ def dense_flops_per_sample(sizes) -> int:
 
 class NnbackRunner:
     def __init__(self, backend, data, batch_size):
-        init_rng, self.shuffle_rng, _ = nnback.backend.seeded_generators(0)
         config = TrainConfig(layers=SIZES, lr=0.05, batch_size=batch_size, dtype="float32", dropout=0.0, augment="none")
-        self.model, self.loss, self.optimizer = build(config, backend, init_rng)
+        trainer = Trainer(config, DataInfo(SIZES[0], tuple(str(k) for k in range(SIZES[-1]))), backend=backend)
+        self.model, self.loss, self.optimizer = trainer.model, trainer.loss, trainer.optimizer
+        self.shuffle_rng = trainer.shuffle_rng
         self.backend = backend
         x, y = backend.asarray(data.train.images), backend.asarray(data.train.labels, backend.xp.int64)
         self.batches = Batches(x, y, batch_size, self.shuffle_rng)

@@ -23,7 +23,7 @@ from nnback.presets import PRESETS  # noqa: E402
 
 
 def run(name: str, seed: int, device: str) -> dict:
-    config = nnback.TrainConfig().replace(**PRESETS[name].values, seed=seed, device=device)
+    config = nnback.TrainConfig.from_preset(name, seed=seed, device=device)
     result = nnback.train(config)
     final = result.history[-1]
     return {"preset": name, "seed": seed, "device": device, "test_accuracy": result.metrics["test_accuracy"],
