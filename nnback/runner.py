@@ -256,8 +256,8 @@ class Trainer:
     def _check_position(self, epochs: int, batches: Batches) -> None:
         position = self.position
         if self.stopped_early:
-            raise ResumeError("epochs", f"epochs: the run was ended by early stopping after {self.unit} "
-                                        f"{position.epoch}; it is finished (start a new run to train further)")
+            raise ResumeError(None, f"the run was ended by early stopping after {self.unit} {position.epoch}; "
+                                    "it is finished (start a new run to train further)")
         if position.epoch >= epochs:
             raise ResumeError("epochs", f"epochs {epochs}: the run has already trained {position.epoch} {self.unit}s; "
                                         "ask for more in total to continue it")
