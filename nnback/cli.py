@@ -46,9 +46,10 @@ class InputError(click.ClickException):
 
 def _sizes(text: str, option: str, minimum: int) -> list[int]:
     try:
-        sizes = [int(part) for part in text.replace(" ", "").split(",") if part != ""] if text.strip() else []
+        sizes = [int(part) for part in text.replace(" ", "").split(",")] if text.strip() else []
     except ValueError:
-        raise InputError(f"{option} {text!r}: give comma-separated integers such as 784,100,10") from None
+        example = "784,100,10" if minimum > 1 else "800,800"
+        raise InputError(f"{option} {text!r}: give comma-separated integers such as {example}") from None
     if len(sizes) < minimum or (sizes and min(sizes) < 1):
         example = "784,100,10" if minimum > 1 else "800,800"
         raise InputError(f"{option} {text!r}: need {'at least ' + str(minimum) + ' ' if minimum else ''}positive sizes, "

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from .augment import automatic, get_augmentation
 from .backend import get_backend, seeded_generators
@@ -420,8 +420,8 @@ def prepare(config: TrainConfig | None = None, data: Dataset | None = None, *, b
         config = resumed_config(checkpoint, changes)
     else:
         config = (config or TrainConfig()).replace(**changes)
-    if config.data is not None:
-        config = config.replace(data=str(Path(config.data).expanduser().resolve()))
+    if config.data is not None:  # absolute, so a resumed run finds it from any directory (links kept)
+        config = config.replace(data=os.path.abspath(os.path.expanduser(config.data)))
     if data is None:
         data = load_data(config)
     standardizer = Standardizer.fit(data.train.features) if data.image_shape is None else None
