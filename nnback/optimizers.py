@@ -137,7 +137,8 @@ class _Optimizer:
 
     weight_decay: float
     block: int | None
-    _scalars: dict | None
+    _scalars: dict | None  # the per-step scalars, made by prepare()
+    _plan_for: tuple | None  # what _plan() last planned for
 
     def step(self, model) -> None:
         parameters = model.parameters()
@@ -159,14 +160,27 @@ class _Optimizer:
 
     def update(self, parameters, gradients) -> None:
         """Change ``parameters`` and the state in place from ``gradients`` (same order)."""
-        jobs, sizes = [], []
-        for i, p in enumerate(parameters):
-            row = math.prod(int(size) for size in p.shape[1:])
-            for rows in blocks(p, self.block):
-                jobs.append((i, rows))
-                sizes.append((rows[0].stop - rows[0].start) * row)
-        parallel = is_numpy_namespace(array_namespace(parameters[0]))
+        jobs, sizes, parallel = self._plan(parameters)
         run_blocks(lambda i, rows: self._update_block(parameters, gradients, i, rows), jobs, sizes, parallel)
+
+    def _plan(self, parameters) -> tuple[list, list[int], bool]:
+        """The update's (parameter index, rows) jobs, their sizes, and whether threads may run
+        them; made once per parameter shapes and block size (a step's Python work matters for
+        small networks)."""
+        shapes = (self.block, *(tuple(p.shape) for p in parameters))
+        if self._plan_for != shapes:
+            jobs, sizes = [], []
+            block = self.block
+            if block is None and sum(math.prod(int(n) for n in p.shape) for p in parameters) < PARALLEL_MIN:
+                block = 2**62  # a small network's update fits in cache whole: one job per array
+            for i, p in enumerate(parameters):
+                row = math.prod(int(size) for size in p.shape[1:])
+                for rows in blocks(p, block):
+                    jobs.append((i, rows))
+                    sizes.append((rows[0].stop - rows[0].start) * row)
+            self._plan_for = shapes
+            self._planned = jobs, sizes, is_numpy_namespace(array_namespace(parameters[0]))
+        return self._planned
 
     def _gradient_rows(self, p, g, i: int, rows):
         """g[rows] with L2 decay folded into weights (even i): wd·p + g, as a fresh array."""
@@ -187,7 +201,7 @@ class SGD(_Optimizer):
         self.velocity: list = []
         self.steps = 0
         self.block: int | None = None  # elements per update block; None: see blocks()
-        self._scalars = None
+        self._scalars = self._plan_for = None
 
     def prepare(self, parameters) -> None:
         if self.momentum != 0.0 and not self.velocity:
@@ -223,7 +237,7 @@ class SGD(_Optimizer):
 
     def load_state(self, state: dict) -> None:
         self.velocity = list(state.get("velocity", []))
-        self._scalars = None  # made again next to the parameters, wherever they now live
+        self._scalars = self._plan_for = None  # made again for the parameters, wherever they now live
 
     def __repr__(self) -> str:
         kind = "nesterov" if self.nesterov else "momentum"
@@ -245,7 +259,7 @@ class Adam(_Optimizer):
         self.m: list = []
         self.v: list = []
         self.block: int | None = None  # elements per update block; None: see blocks()
-        self._scalars = None
+        self._scalars = self._plan_for = None
 
     def prepare(self, parameters) -> None:
         if not self.m:
@@ -283,7 +297,7 @@ class Adam(_Optimizer):
 
     def load_state(self, state: dict) -> None:
         self.m, self.v, self.t = list(state.get("m", [])), list(state.get("v", [])), int(state.get("t", 0))
-        self._scalars = None  # made again next to the parameters, wherever they now live
+        self._scalars = self._plan_for = None  # made again for the parameters, wherever they now live
 
     def __repr__(self) -> str:
         return f"Adam(lr={self.lr}, betas=({self.beta1}, {self.beta2}), eps={self.eps}, weight_decay={self.weight_decay})"
