@@ -123,7 +123,7 @@ class MLP:
             dx = self.layers[i].backward(inputs[i], dz, need_dx=i > 0)
             if i > 0:
                 if masks[i] is not None:
-                    dx = dx * masks[i]
+                    dx *= masks[i]  # dx is this step's own fresh array
                 # outputs[i] is the previous layer's activation a = f(z); f' is taken from a.
                 dz = self.hidden[i - 1].backward(outputs[i], dx)
 
