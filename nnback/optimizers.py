@@ -64,6 +64,16 @@ _pool_threads = 0
 _pool_lock = threading.Lock()
 
 
+def _forget_pool() -> None:
+    """In a forked child the pool's threads do not exist: make a new pool there if needed."""
+    global _pool, _pool_threads, _pool_lock
+    _pool, _pool_threads, _pool_lock = None, 0, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _executor() -> tuple[ThreadPoolExecutor | None, int]:
     """The shared pool (made on first use, sized once by :func:`update_threads`) and its size."""
     global _pool, _pool_threads
@@ -126,6 +136,17 @@ def flush_subnormals(arrays) -> None:
         x -= TINY
 
 
+WHOLE = ...  # the rows of a job that covers its whole array
+
+
+def _subtract(p, rows, x) -> None:
+    """p[rows] -= x; for the whole array without writing p back onto itself (a copy kernel on CuPy)."""
+    if rows is WHOLE:
+        p -= x
+    else:
+        p[rows] -= x
+
+
 def device_scalar(value: float, like):
     """A 0-d array holding ``value`` in ``like``'s dtype, on its device."""
     return array_namespace(like).asarray(value, dtype=like.dtype, device=device_of(like))
@@ -175,8 +196,9 @@ class _Optimizer:
                 block = 2**62  # a small network's update fits in cache whole: one job per array
             for i, p in enumerate(parameters):
                 row = math.prod(int(size) for size in p.shape[1:])
-                for rows in blocks(p, block):
-                    jobs.append((i, rows))
+                parts = blocks(p, block)
+                for rows in parts:
+                    jobs.append((i, rows if len(parts) > 1 else WHOLE))
                     sizes.append((rows[0].stop - rows[0].start) * row)
             self._plan_for = shapes
             self._planned = jobs, sizes, is_numpy_namespace(array_namespace(parameters[0]))
@@ -220,7 +242,7 @@ class SGD(_Optimizer):
         p, lr = parameters[i], self._scalars["lr"]
         g_rows = self._gradient_rows(p, gradients[i], i, rows)
         if self.momentum == 0.0:
-            p[rows] -= lr * g_rows
+            _subtract(p, rows, lr * g_rows)
             return
         v = self.velocity[i]
         v_rows = v[rows] * self.momentum
@@ -230,7 +252,7 @@ class SGD(_Optimizer):
             v_rows *= self.momentum
             v_rows += g_rows
         v_rows *= lr
-        p[rows] -= v_rows
+        _subtract(p, rows, v_rows)
 
     def state(self) -> dict:
         return {"velocity": self.velocity}
@@ -290,7 +312,7 @@ class Adam(_Optimizer):
         denominator += self._scalars["eps"]
         m_rows /= denominator
         m_rows *= self._scalars["step_size"]
-        p[rows] -= m_rows
+        _subtract(p, rows, m_rows)
 
     def state(self) -> dict:
         return {"m": self.m, "v": self.v, "t": self.t}

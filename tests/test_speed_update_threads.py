@@ -66,3 +66,23 @@ def test_threaded_blocked_updates_are_bit_identical_to_the_stored_values(three_t
     stored = np.load(STORED)
     for i, p in enumerate(trajectory(make_backend("numpy", dtype), name, decay, block=12)):
         np.testing.assert_array_equal(p.view(np.uint8), stored[key("numpy", dtype, name, decay, i)].view(np.uint8))
+
+
+def test_a_forked_child_makes_its_own_pool(three_threads):
+    """The parent's pool threads do not exist in a fork; the child must not wait on them."""
+    import os
+
+    run_blocks(lambda i: None, [(i,) for i in range(3)], [optimizers.PARALLEL_MIN] * 3, parallel=True)
+    assert optimizers._pool is not None
+    pid = os.fork()
+    if pid == 0:  # the child: exits 0 only if it could run a parallel update, killed if it hangs
+        import signal
+
+        signal.alarm(20)
+        try:
+            run_blocks(lambda i: None, [(i,) for i in range(3)], [optimizers.PARALLEL_MIN] * 3, parallel=True)
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
