@@ -59,8 +59,14 @@ def _batch_inner(x) -> bool:
     bits); GPUs keep ``x @ w``."""
     if x.shape[0] >= x.shape[1]:
         return False
-    xp = array_namespace(x)
-    return is_numpy_namespace(xp) or is_array_api_strict_namespace(xp)
+    kind = type(x)
+    if kind not in _RUNS_NUMPY_KERNELS:  # one namespace lookup per array type, not per product
+        xp = array_namespace(x)
+        _RUNS_NUMPY_KERNELS[kind] = is_numpy_namespace(xp) or is_array_api_strict_namespace(xp)
+    return _RUNS_NUMPY_KERNELS[kind]
+
+
+_RUNS_NUMPY_KERNELS: dict[type, bool] = {}
 
 
 class MLP:
