@@ -122,7 +122,8 @@ def _step_rate(layers, products, batch, sizes, repeats) -> float:
 class NnbackRunner:
     name = "nnback"
 
-    def __init__(self, spec: Spec, data, seed: int):
+    def __init__(self, spec: Spec, data, seed: int, blas_threads: int | None = None):
+        self.blas_threads = blas_threads  # None: the BLAS's own setting, as a user gets it
         backend = get_backend("cpu", "float32")
         init_rng, shuffle_rng, _ = seeded_generators(seed)
         self.model = MLP.create(spec.sizes, backend, init_rng, spec.hidden, spec.output, spec.init)
@@ -134,9 +135,10 @@ class NnbackRunner:
         self.test = to_device(data.test)
 
     def epoch(self) -> float:
-        started = time.perf_counter()
-        fit(self.model, self.loss, self.optimizer, self.batches, epochs=1)
-        return time.perf_counter() - started
+        with machine.blas_limit(self.blas_threads):
+            started = time.perf_counter()
+            fit(self.model, self.loss, self.optimizer, self.batches, epochs=1)
+            return time.perf_counter() - started
 
     def accuracy(self) -> float:
         return evaluate(self.model, self.loss, *self.test)["accuracy"]
@@ -248,11 +250,12 @@ def peers(name: str, spec: Spec, data, seed: int, initial, threads: int, notes: 
     return runners
 
 
-def run_config(name: str, spec: Spec, data, seed: int, threads: int, timed: int, notes: list) -> list[dict]:
+def run_config(name: str, spec: Spec, data, seed: int, threads: int, timed: int, notes: list,
+               nnback_threads: int | None = None) -> list[dict]:
     """Warm up every system once, then time them in turns; one result dict per system."""
     matmul = machine.matmul_gflops()
     step_matmul = step_matmul_gflops(spec.sizes, spec.batch_size or len(data.train), repeats=3 if spec.batch_size is None else 20)
-    nn = NnbackRunner(spec, data, seed)
+    nn = NnbackRunner(spec, data, seed, nnback_threads)
     runners = [nn] + peers(name, spec, data, seed, nn.initial, threads, notes)
     warmup = {runner.name: runner.epoch() for runner in runners}
     times: dict[str, list[float]] = {runner.name: [] for runner in runners}
@@ -267,7 +270,8 @@ def run_config(name: str, spec: Spec, data, seed: int, threads: int, timed: int,
         median, fastest = statistics.median(times[runner.name]), min(times[runner.name])
         results.append({
             "record": "result", "config": name, "system": runner.name, **asdict(spec), "n_train": n,
-            "threads": threads, "warmup_seconds": warmup[runner.name], "epoch_seconds": times[runner.name],
+            "threads": threads, "blas_threads": (nnback_threads or threads) if runner is nn else threads,
+            "warmup_seconds": warmup[runner.name], "epoch_seconds": times[runner.name],
             "median_seconds": median, "min_seconds": fastest, "samples_per_second": n / median,
             "test_accuracy": runner.accuracy(), "dense_gflop_per_epoch": gflop, "gflops": gflop / median,
             "matmul_gflops": matmul, "limit_gflops": limit, "fraction_of_limit": gflop / median / limit,
@@ -350,6 +354,8 @@ def parse_args(argv=None):
     parser.add_argument("--quick", action="store_true", help="10,000 training images, 2 timed epochs, no memory check")
     parser.add_argument("--no-rss", action="store_true", help="skip the peak-RSS check of the default `nnback train` (12 epochs, ~1.5 min)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--nnback-blas-threads", type=int, help="limit NumPy's BLAS to this many threads while nnback "
+                        "trains (threadpoolctl); the peers keep the machine's count")
     args = parser.parse_args(argv)
     args.configs = [name.strip() for name in args.configs.split(",") if name.strip()]
     unknown = [name for name in args.configs if name not in CONFIGS]
@@ -380,7 +386,9 @@ def main(argv=None) -> int:
         pass
     info = {"record": "machine", **machine.describe(), "matmul_gflops": machine.matmul_gflops(),
             "command": " ".join(["python", "benchmarks/bench_cpu.py", *(argv if argv is not None else sys.argv[1:])])}
+    kernels = sorted({str(pool.get("architecture")) for pool in info["blas"] if pool.get("user_api") == "blas"})
     print(f"{info['cpu_model']}, {info['cpu_count']} CPUs, load {info['loadavg'][0]:.2f}; BLAS threads {threads}; "
+          f"OpenBLAS kernel {', '.join(kernels)}, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; "
           f"float32 matmul {', '.join(f'{k} {v:.0f}' for k, v in info['matmul_gflops'].items())} GFLOP/s")
     data = load_data(args.quick)
     notes: list[str] = []
@@ -388,7 +396,7 @@ def main(argv=None) -> int:
     for name in args.configs:
         spec = CONFIGS[name]
         timed = args.epochs or (2 if args.quick and spec.batch_size else 5 if args.quick else spec.timed_epochs)
-        results += run_config(name, spec, data, args.seed, threads, timed, notes)
+        results += run_config(name, spec, data, args.seed, threads, timed, notes, args.nnback_blas_threads)
         print(f"  {name} done ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
     rss = None if args.quick or args.no_rss else peak_rss_mib(["--quiet"])
     checks = verdicts(results)

@@ -3,6 +3,7 @@ machine's own float32 matmul rate (the ceiling any dense-layer code can reach)."
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import platform
@@ -39,6 +40,15 @@ def numpy_blas_threads() -> int:
         if pool.get("user_api") == "blas" and "numpy" in str(pool.get("filepath", "")):
             return int(pool["num_threads"])
     return os.cpu_count() or 1
+
+
+def blas_limit(threads: int | None):
+    """A context that limits every BLAS pool to ``threads`` (None: change nothing)."""
+    if threads is None:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(threads, user_api="blas")
 
 
 def thread_env() -> dict:

@@ -44,8 +44,11 @@ def _relu_backward(a, da):
     # An explicit 0/1 mask times da: on NumPy several times faster than where(a > 0, da, 0).
     # Not sign(a): array-api-compat's CuPy sign patches NaNs through a boolean-mask write, which
     # synchronises the GPU with the host on every step (found by tests/test_gpu.py on an H100).
+    # The mask is a fresh array, so it takes the product in place: one temporary fewer.
     xp = array_namespace(a)
-    return da * xp.astype(a > 0.0, da.dtype)
+    dz = xp.astype(a > 0.0, da.dtype)
+    dz *= da
+    return dz
 
 
 def _tanh(z):

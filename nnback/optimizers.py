@@ -2,20 +2,37 @@
 
 L2 weight decay adds ``weight_decay * w`` to the gradient of each weight matrix (biases are not
 decayed, as in Nielsen's network2). Hyperparameters are Python floats, so a float32 network stays
-float32. State (velocities, moments) is created lazily with ``zeros_like``: same device, same dtype.
+float32.
+
+A step has three parts, so that a CUDA graph could capture the last one: :meth:`prepare` creates
+the state (velocities, moments) with ``zeros_like`` (same device, same dtype) the first time;
+the per-step scalars (the learning rate, which a schedule sets as ``optimizer.lr``; Adam's bias
+corrections) are computed on the host in float64 and written into 0-d device arrays of the
+parameters' dtype; then :meth:`update` changes parameters and state in place, reading only arrays
+that stay the same from step to step.
 
 On the CPU an update runs in row blocks of about ``BLOCK`` elements: each of its elementwise passes
 then works on data already in cache instead of streaming the whole parameter from memory again
-(Adam makes about ten such passes). On other devices a block is the whole array, one kernel per pass.
+(Adam makes about ten such passes). The blocks are independent, and NumPy releases the GIL inside
+each pass, so an update of at least ``PARALLEL_MIN`` elements splits its blocks into contiguous
+runs of equal size, one per thread (see :func:`run_blocks`). On other devices a block is the whole
+array, one kernel per pass, run in order.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from array_api_compat import array_namespace, is_numpy_namespace
+from array_api_compat import device as device_of
 
 BLOCK = 32_768  # elements; a block's few float32 temporaries fit a 1-2 MiB L2 cache
+# Below this many elements a thread handoff (~30 µs) costs about what the second core would save.
+PARALLEL_MIN = 4 * BLOCK
 
 
 def blocks(p, block: int | None = None) -> list:
@@ -30,6 +47,79 @@ def blocks(p, block: int | None = None) -> list:
         block = BLOCK if is_numpy_namespace(array_namespace(p)) else n * row
     rows = max(1, block // max(row, 1))
     return [(slice(start, min(start + rows, n)), ...) for start in range(0, n, rows)]
+
+
+def update_threads() -> int:
+    """Threads for a large CPU update: as many as the BLAS uses (threadpoolctl, if installed,
+    sees limits set by the user or OPENBLAS_NUM_THREADS), else one per CPU."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return os.cpu_count() or 1
+    counts = [pool["num_threads"] for pool in threadpool_info() if pool.get("user_api") == "blas"]
+    return max(1, min(counts)) if counts else os.cpu_count() or 1
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_threads = 0
+_pool_lock = threading.Lock()
+
+
+def _forget_pool() -> None:
+    """In a forked child the pool's threads do not exist: make a new pool there if needed."""
+    global _pool, _pool_threads, _pool_lock
+    _pool, _pool_threads, _pool_lock = None, 0, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
+def _executor() -> tuple[ThreadPoolExecutor | None, int]:
+    """The shared pool (made on first use, sized once by :func:`update_threads`) and its size."""
+    global _pool, _pool_threads
+    with _pool_lock:
+        if _pool_threads == 0:
+            _pool_threads = update_threads()
+            if _pool_threads > 1:
+                _pool = ThreadPoolExecutor(_pool_threads - 1, thread_name_prefix="nnback-update")
+        return _pool, _pool_threads
+
+
+def run_blocks(work, jobs: list, sizes: list[int], parallel: bool) -> None:
+    """Call ``work(*job)`` for every job; with ``parallel`` and at least ``PARALLEL_MIN`` elements
+    in all, as contiguous runs of about equal size, one per thread (this thread runs the first).
+
+    The jobs must touch disjoint data: each writes its own rows, so the order does not matter
+    and every element gets exactly the arithmetic it would get in one thread.
+    """
+    total = sum(sizes)
+    pool, threads = _executor() if parallel and total >= PARALLEL_MIN else (None, 1)
+    if pool is None:
+        for job in jobs:
+            work(*job)
+        return
+    runs: list[list] = []
+    run: list = []
+    filled = 0
+    for job, size in zip(jobs, sizes):
+        run.append(job)
+        filled += size
+        if filled * threads >= total * (len(runs) + 1) and len(runs) < threads - 1:
+            runs.append(run)
+            run = []
+    runs.append(run)
+
+    def do(run):
+        for job in run:
+            work(*job)
+
+    futures = [pool.submit(do, run) for run in runs[1:] if run]
+    try:
+        do(runs[0])
+    finally:
+        for future in futures:
+            future.result()
 
 
 FLUSH_EVERY, TINY = 32, 1e-18
@@ -49,15 +139,88 @@ def flush_subnormals(arrays) -> None:
         x -= TINY
 
 
-def _gradients(model, weight_decay: float):
-    """(parameter, gradient) pairs with L2 decay folded into the weights' gradients."""
-    for layer in model.layers:
-        dw = layer.dw if weight_decay == 0.0 else layer.dw + weight_decay * layer.w
-        yield layer.w, dw
-        yield layer.b, layer.db
+WHOLE = ...  # the rows of a job that covers its whole array
 
 
-class SGD:
+def _subtract(p, rows, x) -> None:
+    """p[rows] -= x; for the whole array without writing p back onto itself (a copy kernel on CuPy)."""
+    if rows is WHOLE:
+        p -= x
+    else:
+        p[rows] -= x
+
+
+def device_scalar(value: float, like):
+    """A 0-d array holding ``value`` in ``like``'s dtype, on its device."""
+    return array_namespace(like).asarray(value, dtype=like.dtype, device=device_of(like))
+
+
+class _Optimizer:
+    """What SGD and Adam share: state made before the first step, per-step scalars in device
+    arrays, and an update that runs block by block, on several threads where that pays."""
+
+    weight_decay: float
+    block: int | None
+    _scalars: Any  # the per-step scalars (a dict of 0-d device arrays), made by prepare(); None before
+    _plan_for: tuple | None  # what _plan() last planned for
+
+    def step(self, model) -> None:
+        parameters = model.parameters()
+        self.prepare(parameters)
+        self._advance()
+        self.update(parameters, model.gradients())
+
+    def prepare(self, parameters) -> None:
+        """Create the state and the device scalars for ``parameters`` if they are missing."""
+        raise NotImplementedError
+
+    def _advance(self) -> None:
+        """Count the step, flush subnormals when due, write this step's scalars to the device."""
+        raise NotImplementedError
+
+    def _update_block(self, parameters, gradients, i: int, rows) -> None:
+        """Update rows ``rows`` of parameter ``i`` (and its state) in place."""
+        raise NotImplementedError
+
+    def _write(self, values: dict) -> None:
+        for name, value in values.items():
+            self._scalars[name][...] = value
+
+    def update(self, parameters, gradients) -> None:
+        """Change ``parameters`` and the state in place from ``gradients`` (same order)."""
+        jobs, sizes, parallel = self._plan(parameters)
+        run_blocks(lambda i, rows: self._update_block(parameters, gradients, i, rows), jobs, sizes, parallel)
+
+    def _plan(self, parameters) -> tuple[list, list[int], bool]:
+        """The update's (parameter index, rows) jobs, their sizes, and whether threads may run
+        them; made once per parameter shapes and block size (a step's Python work matters for
+        small networks)."""
+        shapes = (self.block, *(tuple(p.shape) for p in parameters))
+        if self._plan_for != shapes:
+            jobs, sizes = [], []
+            block = self.block
+            if block is None and sum(math.prod(int(n) for n in p.shape) for p in parameters) < PARALLEL_MIN:
+                block = 2**62  # a small network's update fits in cache whole: one job per array
+            for i, p in enumerate(parameters):
+                row = math.prod(int(size) for size in p.shape[1:])
+                parts = blocks(p, block)
+                for rows in parts:
+                    jobs.append((i, rows if len(parts) > 1 else WHOLE))
+                    sizes.append((rows[0].stop - rows[0].start) * row)
+            self._plan_for = shapes
+            self._planned = jobs, sizes, is_numpy_namespace(array_namespace(parameters[0]))
+        return self._planned
+
+    def _gradient_rows(self, p, g, i: int, rows):
+        """g[rows] with L2 decay folded into weights (even i): wd·p + g, as a fresh array."""
+        if self.weight_decay == 0.0 or i % 2:
+            return g[rows]
+        g_rows = p[rows] * self.weight_decay
+        g_rows += g[rows]
+        return g_rows
+
+
+class SGD(_Optimizer):
     """p ← p − lr·g; with momentum μ: v ← μv + g, p ← p − lr·v (Nesterov: p ← p − lr·(g + μv))."""
 
     def __init__(self, lr: float = 0.1, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0):
@@ -67,34 +230,43 @@ class SGD:
         self.velocity: list = []
         self.steps = 0
         self.block: int | None = None  # elements per update block; None: see blocks()
+        self._scalars = self._plan_for = None
 
-    def step(self, model) -> None:
-        pairs = list(_gradients(model, self.weight_decay))
+    def prepare(self, parameters) -> None:
+        if self.momentum != 0.0 and not self.velocity:
+            self.velocity = [array_namespace(p).zeros_like(p) for p in parameters]
+        if self._scalars is None:
+            self._scalars = {"lr": device_scalar(self.lr, parameters[0])}
+
+    def _advance(self) -> None:
+        if self.momentum != 0.0:
+            self.steps += 1
+            if self.steps % FLUSH_EVERY == 0:
+                flush_subnormals(self.velocity)
+        self._write({"lr": self.lr})
+
+    def _update_block(self, parameters, gradients, i: int, rows) -> None:
+        p, lr = parameters[i], self._scalars["lr"]
+        g_rows = self._gradient_rows(p, gradients[i], i, rows)
         if self.momentum == 0.0:
-            for p, g in pairs:
-                p -= self.lr * g
+            _subtract(p, rows, lr * g_rows)
             return
-        if not self.velocity:
-            self.velocity = [array_namespace(p).zeros_like(p) for p, _ in pairs]
-        self.steps += 1
-        if self.steps % FLUSH_EVERY == 0:
-            flush_subnormals(self.velocity)
-        for (p, g), v in zip(pairs, self.velocity):
-            for rows in blocks(p, self.block):
-                v_rows = v[rows] * self.momentum
-                v_rows += g[rows]
-                v[rows] = v_rows
-                if self.nesterov:
-                    v_rows *= self.momentum
-                    v_rows += g[rows]
-                v_rows *= self.lr
-                p[rows] -= v_rows
+        v = self.velocity[i]
+        v_rows = v[rows] * self.momentum
+        v_rows += g_rows
+        v[rows] = v_rows
+        if self.nesterov:
+            v_rows *= self.momentum
+            v_rows += g_rows
+        v_rows *= lr
+        _subtract(p, rows, v_rows)
 
     def state(self) -> dict:
         return {"velocity": self.velocity}
 
     def load_state(self, state: dict) -> None:
         self.velocity = list(state.get("velocity", []))
+        self._scalars = self._plan_for = None  # made again for the parameters, wherever they now live
 
     def __repr__(self) -> str:
         kind = "nesterov" if self.nesterov else "momentum"
@@ -102,11 +274,11 @@ class SGD:
         return f"SGD(lr={self.lr}{extra}, weight_decay={self.weight_decay})"
 
 
-class Adam:
+class Adam(_Optimizer):
     """Kingma & Ba (2015): m ← β1·m + (1−β1)g, v ← β2·v + (1−β2)g², p ← p − lr·m̂ / (√v̂ + ε).
 
     ``m`` and ``v`` are stored without their (1 − β) factors (m ← β1·m + g, v ← β2·v + g²); those
-    factors and the bias corrections are folded into two Python scalars, saving two passes.
+    factors and the bias corrections are folded into two scalars, saving two passes.
     """
 
     def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0):
@@ -116,39 +288,45 @@ class Adam:
         self.m: list = []
         self.v: list = []
         self.block: int | None = None  # elements per update block; None: see blocks()
+        self._scalars = self._plan_for = None
 
-    def step(self, model) -> None:
-        pairs = list(_gradients(model, self.weight_decay))
+    def prepare(self, parameters) -> None:
         if not self.m:
-            self.m = [array_namespace(p).zeros_like(p) for p, _ in pairs]
-            self.v = [array_namespace(p).zeros_like(p) for p, _ in pairs]
+            self.m = [array_namespace(p).zeros_like(p) for p in parameters]
+            self.v = [array_namespace(p).zeros_like(p) for p in parameters]
+        if self._scalars is None:
+            self._scalars = {name: device_scalar(0.0, parameters[0]) for name in ("step_size", "eps")}
+
+    def _advance(self) -> None:
         self.t += 1
         if self.t % FLUSH_EVERY == 0:
             flush_subnormals(self.m + self.v)
         # lr·m̂/(√v̂ + ε) for the stored m, v is step_size·m/(√v + eps) with k = √((1−β2)/c2).
         k = math.sqrt((1.0 - self.beta2) / (1.0 - self.beta2**self.t))
         step_size = self.lr * (1.0 - self.beta1) / ((1.0 - self.beta1**self.t) * k)
-        eps = self.eps / k
-        for (p, g), m, v in zip(pairs, self.m, self.v):
-            xp = array_namespace(p)
-            for rows in blocks(p, self.block):
-                g_rows = g[rows]
-                m_rows = m[rows] * self.beta1
-                m_rows += g_rows
-                v_rows = g_rows * g_rows
-                v_rows += v[rows] * self.beta2
-                m[rows], v[rows] = m_rows, v_rows
-                denominator = xp.sqrt(v_rows)
-                denominator += eps
-                m_rows /= denominator
-                m_rows *= step_size
-                p[rows] -= m_rows
+        self._write({"step_size": step_size, "eps": self.eps / k})
+
+    def _update_block(self, parameters, gradients, i: int, rows) -> None:
+        p, m, v = parameters[i], self.m[i], self.v[i]
+        xp = array_namespace(p)
+        g_rows = self._gradient_rows(p, gradients[i], i, rows)
+        m_rows = m[rows] * self.beta1
+        m_rows += g_rows
+        v_rows = g_rows * g_rows
+        v_rows += v[rows] * self.beta2
+        m[rows], v[rows] = m_rows, v_rows
+        denominator = xp.sqrt(v_rows)
+        denominator += self._scalars["eps"]
+        m_rows /= denominator
+        m_rows *= self._scalars["step_size"]
+        _subtract(p, rows, m_rows)
 
     def state(self) -> dict:
         return {"m": self.m, "v": self.v, "t": self.t}
 
     def load_state(self, state: dict) -> None:
         self.m, self.v, self.t = list(state.get("m", [])), list(state.get("v", [])), int(state.get("t", 0))
+        self._scalars = self._plan_for = None  # made again for the parameters, wherever they now live
 
     def __repr__(self) -> str:
         return f"Adam(lr={self.lr}, betas=({self.beta1}, {self.beta2}), eps={self.eps}, weight_decay={self.weight_decay})"

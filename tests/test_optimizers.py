@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from nnback import to_numpy
 from nnback.model import MLP, Dense
 from nnback.activations import get_activation
 from nnback.optimizers import SGD, Adam, make_optimizer
@@ -82,3 +83,47 @@ def test_adam_first_step_moves_each_weight_by_about_lr(backend, arrays):
     model = one_layer(backend, w, b, dw, db)
     Adam(lr=0.01).step(model)
     assert_close(model.layers[0].w, w - 0.01 * np.sign(dw), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adam"])
+def test_state_exists_before_the_first_step_and_is_only_updated_in_place(backend32, rng, name):
+    """What a captured step (a CUDA graph) relies on: the arrays it reads never get replaced."""
+    model = MLP.create([5, 4, 3], backend32, rng, "relu", "softmax", "he")
+    optimizer = make_optimizer(name, 0.1, weight_decay=0.01)
+    optimizer.prepare(model.parameters())
+    state = [a for value in optimizer.state().values() if isinstance(value, list) for a in value]
+    assert [tuple(a.shape) for a in state] == [tuple(p.shape) for p in model.parameters()] * (len(state) // 4)
+    assert not any(np.any(to_numpy(a)) for a in state)
+    held = [id(a) for a in [*model.parameters(), *state, *optimizer._scalars.values()]]
+    for step in range(3):
+        optimizer.lr = 0.1 / (step + 1)
+        for layer in model.layers:
+            layer.dw, layer.db = (backend32.asarray(rng.standard_normal(p.shape)) for p in (layer.w, layer.b))
+        optimizer.step(model)
+    state = [a for value in optimizer.state().values() if isinstance(value, list) for a in value]
+    assert [id(a) for a in [*model.parameters(), *state, *optimizer._scalars.values()]] == held
+
+
+def test_the_learning_rate_reaches_the_update_through_a_device_scalar(backend32, arrays):
+    w, b, dw, db = arrays
+    model = one_layer(backend32, w, b, dw, db)
+    optimizer = SGD(lr=0.1)
+    optimizer.step(model)
+    optimizer.lr = 0.5  # as the training loop's schedule sets it
+    optimizer.step(model)
+    lr = optimizer._scalars["lr"]
+    assert lr.shape == () and lr.dtype == backend32.xp.float32
+    assert float(to_numpy(lr)) == 0.5
+    assert_close(model.layers[0].w, (w - 0.1 * dw) - 0.5 * dw, rtol=1e-6)
+
+
+def test_loaded_state_gets_fresh_device_scalars(backend, arrays):
+    """A checkpoint or a moved estimator loads state that may live elsewhere: scalars follow it."""
+    model = one_layer(backend, *arrays)
+    optimizer = Adam(lr=0.01)
+    optimizer.step(model)
+    before = optimizer._scalars
+    optimizer.load_state(optimizer.state())
+    assert optimizer._scalars is None
+    optimizer.step(model)
+    assert optimizer._scalars is not before and optimizer.t == 2
