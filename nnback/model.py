@@ -7,7 +7,7 @@ so there is nothing to zero and nothing to forget.
 
 from __future__ import annotations
 
-from array_api_compat import array_namespace, is_array_api_strict_namespace, is_numpy_namespace
+from array_api_compat import array_namespace
 from array_api_compat import device as device_of
 
 from .activations import Activation, get_activation
@@ -28,7 +28,7 @@ class Dense:
 
     def forward(self, x):
         """x (batch, n_in) → (batch, n_out)."""
-        z = (self.w.T @ x.T).T if _batch_inner(x) else x @ self.w
+        z = x @ self.w
         z += self.b
         return z
 
@@ -45,28 +45,7 @@ class Dense:
         # on CuPy, whose axis-0 reduction reads memory with a stride (measured: benchmarks/).
         ones = xp.ones((1, dz.shape[0]), dtype=dz.dtype, device=device_of(dz))
         self.db = xp.reshape(ones @ dz, (dz.shape[1],))
-        if not need_dx:
-            return None
-        return (self.w @ dz.T).T if _batch_inner(x) else dz @ self.w.T
-
-
-def _batch_inner(x) -> bool:
-    """Whether to multiply a mini-batch x (batch, n_in) as (wᵀ·xᵀ)ᵀ: OpenBLAS (NumPy) runs the
-    forward and input-gradient products 10-20% faster with the short batch as the result's
-    contiguous axis (measured on the bench's shapes: benchmarks/profile_cpu.py). The result is a
-    column-major view; the sums are the same, possibly added in another order, so not bit for bit
-    with ``x @ w``. array-api-strict runs NumPy's kernels, so it takes the same path (and the same
-    bits); GPUs keep ``x @ w``."""
-    if x.shape[0] >= x.shape[1]:
-        return False
-    kind = type(x)
-    if kind not in _RUNS_NUMPY_KERNELS:  # one namespace lookup per array type, not per product
-        xp = array_namespace(x)
-        _RUNS_NUMPY_KERNELS[kind] = is_numpy_namespace(xp) or is_array_api_strict_namespace(xp)
-    return _RUNS_NUMPY_KERNELS[kind]
-
-
-_RUNS_NUMPY_KERNELS: dict[type, bool] = {}
+        return dz @ self.w.T if need_dx else None
 
 
 class MLP:

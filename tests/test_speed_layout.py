@@ -1,4 +1,4 @@
-"""Dense layers pick their product orientation for speed; the results must not depend on it."""
+"""Dense layers pick product layouts for speed (the weight gradient by batch length); the results must not depend on it."""
 
 from __future__ import annotations
 
