@@ -6,7 +6,6 @@ is the recipe's defaults with only the options the user typed laid over them.
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time

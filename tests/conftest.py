@@ -136,3 +136,33 @@ def mnist_trainer(config, backend, n_train=None):
     from nnback.runner import DataInfo, Trainer
 
     return Trainer(config, DataInfo(784, tuple("0123456789"), (28, 28), n_train=n_train), backend=backend)
+
+
+def numeric_gradient(f, x: np.ndarray, h: float) -> np.ndarray:
+    """Central differences of the scalar ``f`` at host ``x`` (changed in place, then restored)."""
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        saved = x[index]
+        x[index] = saved + h
+        plus = f(x)
+        x[index] = saved - h
+        minus = f(x)
+        x[index] = saved
+        grad[index] = (plus - minus) / (2 * h)
+    return grad
+
+
+@pytest.fixture
+def alarm():
+    """Fail with TimeoutError instead of hanging when something blocks on a read (a FIFO with no
+    writer, a character device that never ends)."""
+    import signal
+
+    def hung(*_):
+        raise TimeoutError("blocked on a special file")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)

@@ -14,7 +14,7 @@ import pytest
 
 import nnback
 from conftest import draw_mutation
-from nnback.checkpoint import INFO_KEY, Checkpoint, CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
+from nnback.checkpoint import INFO_KEY, Checkpoint, CheckpointError, load_checkpoint, read_checkpoint
 from nnback.runner import TrainConfig, prepare
 from nnback.training import TrainingInterrupted
 

@@ -233,7 +233,6 @@ def test_save_then_resume_equals_one_uninterrupted_run(small_mnist_dir, tmp_path
 
 
 def test_save_every_writes_checkpoints_that_resume_exactly(small_mnist_dir, tmp_path, monkeypatch):
-    import nnback.cli as cli_module
 
     import nnback.runner as runner_module
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import signal
 import socket
 import struct
 import subprocess
@@ -27,18 +26,6 @@ SAMPLE = make_sample()
 pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX only")
 
 
-@pytest.fixture
-def deadline():
-    """Fail with TimeoutError instead of hanging when a read blocks (a FIFO with no writer)."""
-    def expire(*_):
-        raise TimeoutError("blocked on a read")
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(10)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
-
-
 def refused(path, *fragments):
     with pytest.raises(DataError) as raised:
         load_dataset(path, val_size=0)
@@ -47,12 +34,12 @@ def refused(path, *fragments):
     return str(raised.value)
 
 
-def test_fifo_as_the_data_path(tmp_path, deadline):
+def test_fifo_as_the_data_path(tmp_path, alarm):
     os.mkfifo(tmp_path / "data.csv")
     refused(tmp_path / "data.csv", "data.csv", "not a regular file (a FIFO)")
 
 
-def test_socket_and_character_device(deadline):
+def test_socket_and_character_device(alarm):
     with tempfile.TemporaryDirectory(dir="/tmp") as short:  # AF_UNIX paths are short
         path = Path(short) / "s.csv"
         with socket.socket(socket.AF_UNIX) as server:
@@ -61,7 +48,7 @@ def test_socket_and_character_device(deadline):
     refused("/dev/null", "/dev/null", "not a regular file (a character device)")
 
 
-def test_fifo_partner_of_an_idx_file_is_refused_by_name(tmp_path, deadline):
+def test_fifo_partner_of_an_idx_file_is_refused_by_name(tmp_path, alarm):
     directory = write_idx_dir(tmp_path, SAMPLE, gz=False)
     (directory / "t10k-labels-idx1-ubyte").unlink()
     os.mkfifo(directory / "t10k-labels-idx1-ubyte")
@@ -69,14 +56,14 @@ def test_fifo_partner_of_an_idx_file_is_refused_by_name(tmp_path, deadline):
     refused(directory, "t10k-labels-idx1-ubyte", "not a regular file (a FIFO)")
 
 
-def test_fifo_test_sibling_of_a_csv_is_refused(tmp_path, deadline):
+def test_fifo_test_sibling_of_a_csv_is_refused(tmp_path, alarm):
     path = write_csv_pair(tmp_path, SAMPLE)
     (tmp_path / "mnist_test.csv").unlink()
     os.mkfifo(tmp_path / "mnist_test.csv")
     refused(path, "mnist_test.csv", "not a regular file (a FIFO)")
 
 
-def test_fifo_in_a_directory_does_not_hang_the_scan(tmp_path, deadline):
+def test_fifo_in_a_directory_does_not_hang_the_scan(tmp_path, alarm):
     write_npz(tmp_path / "data.npz", SAMPLE)
     os.mkfifo(tmp_path / "notes.csv")
     os.mkfifo(tmp_path / "pipe")

@@ -176,7 +176,7 @@ def test_cli_export_onnx_carries_the_stored_classes_and_standardizer(tmp_path):
     out = tmp_path / "m.onnx"
     result = CliRunner().invoke(main, ["export", str(_checkpoint(tmp_path, model, ["cat", "dog"], standardizer)), str(out)])
     assert result.exit_code == 0, result.output
-    assert f"exported MLP([3, 4, 2]" in result.output
+    assert "exported MLP([3, 4, 2]" in result.output
     x = np.array([[1.0, 2.0, 3.0], [5.0, -2.0, 11.0]], dtype=np.float32)
     probabilities, label, names = _session(out).run(None, {"features": x})
     expected = model.predict_proba((x - np.array([1.0, 2.0, 3.0])) / np.array([2.0, 4.0, 8.0]))

@@ -7,7 +7,6 @@ import gc
 
 import pytest
 
-import nnback
 from conftest import make_backend, mnist_trainer
 from nnback.augment import elastic, translate
 from nnback.runner import TrainConfig

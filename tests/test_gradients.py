@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import conftest
 import nnback
 from nnback.activations import ACTIVATIONS, get_activation
 from nnback.losses import get_loss
@@ -16,16 +17,7 @@ H, RTOL, ATOL = 1e-5, 1e-6, 1e-8
 
 
 def numeric_gradient(f, x: np.ndarray) -> np.ndarray:
-    grad = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        saved = x[index]
-        x[index] = saved + H
-        plus = f(x)
-        x[index] = saved - H
-        minus = f(x)
-        x[index] = saved
-        grad[index] = (plus - minus) / (2 * H)
-    return grad
+    return conftest.numeric_gradient(f, x, H)
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))

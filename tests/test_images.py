@@ -126,21 +126,6 @@ def test_a_decompression_bomb_is_a_one_line_refusal(tmp_path, monkeypatch, size)
         load_digit(tmp_path / "bomb.png")
 
 
-@pytest.fixture
-def alarm():
-    """Fail instead of hanging when a FIFO is opened for reading."""
-    import signal
-
-    def hung(*_):
-        raise TimeoutError("blocked on a special file")
-
-    previous = signal.signal(signal.SIGALRM, hung)
-    signal.alarm(10)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
-
-
 def test_special_files_as_an_image_are_refused_without_reading(tmp_path, alarm):
     import socket
 

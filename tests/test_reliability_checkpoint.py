@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import nnback
-from nnback.checkpoint import INFO_KEY, CheckpointError, read_checkpoint, save_checkpoint
+from nnback.checkpoint import INFO_KEY, CheckpointError, read_checkpoint
 from nnback.runner import TrainConfig, prepare
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,19 +16,6 @@ from nnback.signals import StopOnSignal
 
 
 @pytest.fixture
-def alarm():
-    """Fail instead of hanging if something opens a FIFO for reading."""
-    def hung(*_):
-        raise TimeoutError("blocked on a special file")
-
-    previous = signal.signal(signal.SIGALRM, hung)
-    signal.alarm(20)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
-
-
-@pytest.fixture
 def specials(tmp_path):
     os.mkfifo(tmp_path / "fifo")
     sock = socket.socket(socket.AF_UNIX)

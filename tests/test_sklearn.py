@@ -18,7 +18,6 @@ pytest.importorskip("sklearn")
 from array_api_compat import array_namespace  # noqa: E402
 from array_api_compat import device as device_of  # noqa: E402
 from sklearn.base import clone  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402

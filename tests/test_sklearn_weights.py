@@ -11,6 +11,7 @@ pytest.importorskip("sklearn")
 
 from array_api_compat import array_namespace  # noqa: E402
 
+import conftest  # noqa: E402
 import nnback  # noqa: E402
 from nnback.activations import get_activation  # noqa: E402
 from nnback.losses import get_loss  # noqa: E402
@@ -22,16 +23,7 @@ H = 1e-6  # central differences in float64: error ~H² + rounding/H ≈ 1e-10
 
 
 def numeric_gradient(f, x: np.ndarray) -> np.ndarray:
-    grad = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        saved = x[index]
-        x[index] = saved + H
-        plus = f(x)
-        x[index] = saved - H
-        minus = f(x)
-        x[index] = saved
-        grad[index] = (plus - minus) / (2 * H)
-    return grad
+    return conftest.numeric_gradient(f, x, H)
 
 
 @pytest.mark.parametrize(
