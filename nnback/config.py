@@ -117,6 +117,8 @@ class TrainConfig:
             values = get_preset(name).values
         except ValueError as error:
             raise ConfigError("preset", f"{name!r} is unknown; {str(error).split('; ', 1)[-1]}") from None
+        if "layers" in changes:  # full sizes given: they replace the recipe's hidden sizes
+            values = {key: value for key, value in values.items() if key != "hidden"}
         return cls(**{**values, **changes, "preset": name})
 
     def network_sizes(self, n_features: int, n_classes: int) -> list[int]:

@@ -149,3 +149,8 @@ def test_data_settings_the_data_cannot_honour_are_refused(small_mnist_dir):
         nnback.load_dataset(small_mnist_dir, label_column="species")
     with pytest.raises(nnback.data.DataError, match="brings its own test set"):
         nnback.load_dataset(small_mnist_dir, test_fraction=0.3)
+
+
+def test_full_layer_sizes_override_a_preset_s_hidden_sizes():
+    config = TrainConfig.from_preset("nielsen", layers=[784, 50, 10])
+    assert config.layers == [784, 50, 10] and config.hidden is None and config.loss == "quadratic"
