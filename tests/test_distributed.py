@@ -199,6 +199,7 @@ def test_nccl_one_rank_on_one_gpu_trains_the_weights_of_one_process():
         np.testing.assert_allclose(to_numpy(got), to_numpy(want), rtol=1e-12)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # 8 iterations on purpose
 def test_a_grid_search_runs_on_a_dask_cluster_through_joblib():
     """Sweeps run unchanged on Dask: joblib's "dask" backend sends each fit to a worker of a local
     cluster (one in-process worker, two threads, to stay within seconds on two cores)."""
