@@ -102,6 +102,7 @@ def test_small_images_with_their_own_intensity_range_train_with_the_defaults(tmp
     assert any("pixels / 16" in note for note in result.metrics["decisions"])
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # ConvergenceWarning: 30 iterations are enough here
 def test_a_model_saved_by_the_estimator_is_evaluated_and_used_by_the_cli(tmp_path):
     pytest.importorskip("sklearn")
     from nnback.sklearn import MLPClassifier
