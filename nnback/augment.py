@@ -124,11 +124,12 @@ def get_augmentation(name: str, image_shape=MNIST_SHAPE):
 
 
 def check_images(image_shape, name: str) -> None:
-    """Augmentations move pixels of images; refuse them for tabular data."""
+    """Augmentations move pixels of images; refuse them for tabular data. The message reads as the
+    ``augment`` setting's (``ConfigError("augment", ...)`` prefixes the field's name)."""
     if name == "none":
         return
     if image_shape is None or isinstance(image_shape, int):
-        raise ValueError(f"augment {name!r} moves pixels of images; this data is not images (use augment 'none')")
+        raise ValueError(f"{name} moves pixels of images; this data is tabular (use none)")
 
 
 def preview_keys(seed: int, count: int) -> list[int]:

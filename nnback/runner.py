@@ -158,9 +158,10 @@ class Trainer:
         init_rng, self.shuffle_rng, _ = seeded_generators(config.seed)
         self.sizes = config.network_sizes(info.n_features, info.n_outputs)
         self.augment_name = automatic(info.image_shape) if config.augment == "auto" else config.augment
-        if info.image_shape is None and self.augment_name != "none":
-            raise ConfigError("augment", f"{self.augment_name} moves pixels of images; this data is tabular (use none)")
-        self.augment = get_augmentation(self.augment_name, info.image_shape)
+        try:
+            self.augment = get_augmentation(self.augment_name, info.image_shape)
+        except ValueError as error:  # tabular data: say it as the setting it is
+            raise ConfigError("augment", str(error)) from None
         self.batch_size = config.batch_size if info.n_train is None or config.batch_size is None \
             else min(config.batch_size, info.n_train)
         self.loss, self.optimizer = get_loss(config.loss), optimizer_for(config)
@@ -175,10 +176,12 @@ class Trainer:
         self.loss.check_output(self.model.output)
 
     def _continue(self, checkpoint: Checkpoint) -> None:
-        """Take the checkpoint's model, optimizer state, batch order, position and history."""
+        """Take the checkpoint's model, optimizer state, batch order, position and history (its
+        arrays copied to this run's backend, through the host)."""
         if checkpoint.model.sizes != self.sizes:
             raise ResumeError("layers", f"layers {self.sizes} differ from the checkpoint's network "
                                         f"{checkpoint.model.sizes}")
+        checkpoint = checkpoint.moved_to(self.backend)
         self.model = checkpoint.model
         self.model.set_dropout(dropout_rates(self.config))  # a hyperparameter, like lr: the config's applies
         fresh = self.optimizer.state()
@@ -302,8 +305,6 @@ def stored_config(checkpoint: Checkpoint) -> TrainConfig:
         config = TrainConfig.from_dict(checkpoint.meta.get("config"))
     except (ValueError, TypeError) as error:
         raise CheckpointError(f"damaged configuration ({error})") from None
-    if config.optimizer == "adam" and "m" not in checkpoint.optimizer_state and checkpoint.optimizer_state:
-        raise CheckpointError("damaged configuration (optimizer adam, but momentum state stored)")
     return config
 
 
@@ -432,20 +433,16 @@ def prepare(config: TrainConfig | None = None, data: Dataset | None = None, *, b
         from .distributed import connect
 
         comm = connect(comm)
-    backend = backend or (comm.backend(config.device, config.dtype) if comm else get_backend(config.device, config.dtype))
     if checkpoint is None:
         trainer = Trainer(config, info, backend=backend, comm=comm)
     else:
-        trainer = Trainer.resume(checkpoint.moved_to(backend), info, changes, backend=backend, comm=comm)
+        trainer = Trainer.resume(checkpoint, info, changes, backend=backend, comm=comm)
+    backend = trainer.backend
     x, y = backend.asarray(data.train.features), backend.asarray(data.train.labels, backend.xp.int64)
     evaluation = Evaluation({
         name: (backend.asarray(part.features), backend.asarray(part.labels, backend.xp.int64))
         for name, part in (("val", data.val), ("test", data.test))
     })
-    if comm is not None:
-        from .distributed import ShardedEvaluation
-
-        evaluation = ShardedEvaluation(evaluation.sets, comm)
     decisions = [*data.notes, *trainer.decisions()]
     return Run(trainer, data, x, y, evaluation, decisions)
 

@@ -424,7 +424,7 @@ class _MLPBase(BaseEstimator):
         else:
             config, info, snapshot = trainer.config, trainer.info, trainer.snapshot()
             lr, decay = trainer.optimizer.lr, trainer.optimizer.weight_decay
-        placed = Trainer(config, info, backend=backend, checkpoint=snapshot.moved_to(backend))
+        placed = Trainer(config, info, backend=backend, checkpoint=snapshot)  # the trainer moves its arrays here
         placed.optimizer.lr, placed.optimizer.weight_decay = lr, decay
         self._install_optimizer(placed, None, keep_state=True)
         self._trainer = placed

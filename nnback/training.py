@@ -43,7 +43,8 @@ class TrainingInterrupted(Exception):
 class Position:
     """Where training stands: ``epoch`` rounds completed, ``step`` steps done in the next one, the
     shuffle generator's state at the start of that round (so its batch order can be redrawn), and
-    the summed loss of the steps since the last report (so a resumed run reports the same loss)."""
+    the summed loss of the steps since the last report (so a resumed run reports the same loss; a
+    0-d device array while training, read to a float only at a report or an interrupt)."""
 
     epoch: int = 0
     step: int = 0

@@ -152,5 +152,5 @@ def test_elastic_distortion_is_smooth_and_bounded(mnist_small):
 
 
 def test_augment_refuses_non_image_inputs():
-    with pytest.raises(ValueError, match="not images"):
+    with pytest.raises(ValueError, match="this data is tabular"):
         augment.check_images(None, "elastic")
