@@ -166,3 +166,14 @@ def alarm():
     yield
     signal.alarm(0)
     signal.signal(signal.SIGALRM, previous)
+
+
+def start_sklearn_like(monkeypatch, sklearn_class, untrained, n_features: int) -> None:
+    """Give scikit-learn's ``sklearn_class`` the initial weights nnback's ``untrained`` estimator
+    (classes_ or n_outputs_ set) would start ``fit`` from, through scikit-learn's private
+    ``_init_coef`` hook (the test is skipped if that hook is gone)."""
+    if not hasattr(sklearn_class, "_init_coef"):
+        pytest.skip("scikit-learn's private _init_coef hook is gone; cannot give it nnback's initial weights")
+    untrained._start(nnback.get_backend("cpu", "float64"), n_features, untrained._settings())
+    initial = iter([(w.copy(), b.copy()) for w, b in zip(untrained.coefs_, untrained.intercepts_)])
+    monkeypatch.setattr(sklearn_class, "_init_coef", lambda self, n_in, n_out, dtype: next(initial))

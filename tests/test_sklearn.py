@@ -24,6 +24,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 import nnback  # noqa: E402
+from conftest import start_sklearn_like  # noqa: E402
 import nnback.sklearn  # noqa: E402
 from nnback.backend import BackendUnavailable  # noqa: E402
 from nnback.sklearn import MLPClassifier  # noqa: E402
@@ -122,17 +123,13 @@ def test_matches_scikit_learn_mlp_step_for_step(rng, monkeypatch, solver, alpha,
     backward, loss, update, L2 penalty, sample weights and Adam's ε placement together."""
     from sklearn.neural_network import MLPClassifier as SklearnMLP
 
-    if not hasattr(SklearnMLP, "_init_coef"):
-        pytest.skip("scikit-learn's private _init_coef hook is gone; cannot give it nnback's initial weights")
     X, y = rng.standard_normal((64, 10)), rng.integers(0, 3, 64)
     weights = rng.integers(0, 4, 64).astype(float) if weighted else None
     same = dict(hidden_layer_sizes=(7,), alpha=alpha, batch_size=64, max_iter=20, shuffle=False, tol=0.0,
                 n_iter_no_change=20, learning_rate_init=0.01, random_state=0, **solver)
     untrained = MLPClassifier(init="xavier", dtype="float64", **same)
     untrained.classes_ = np.unique(y)
-    untrained._start(nnback.get_backend("cpu", "float64"), 10, untrained._settings())  # fit()'s initial weights
-    initial = iter([(w.copy(), b.copy()) for w, b in zip(untrained.coefs_, untrained.intercepts_)])
-    monkeypatch.setattr(SklearnMLP, "_init_coef", lambda self, n_in, n_out, dtype: next(initial))
+    start_sklearn_like(monkeypatch, SklearnMLP, untrained, 10)
     reference = SklearnMLP(**same).fit(X, y, sample_weight=weights)
     model = MLPClassifier(init="xavier", dtype="float64", **same).fit(X, y, sample_weight=weights)
     for ours, theirs in zip(model.coefs_ + model.intercepts_, reference.coefs_ + reference.intercepts_):

@@ -16,6 +16,7 @@ from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.neural_network import MLPClassifier as SklearnMLP  # noqa: E402
 from sklearn.preprocessing import MinMaxScaler  # noqa: E402
 
+from conftest import start_sklearn_like  # noqa: E402
 from nnback.sklearn import MLPClassifier  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -99,11 +100,7 @@ def test_unshuffled_mini_batches_match_scikit_learn(rng, monkeypatch, solver):
                 learning_rate_init=0.01, random_state=0, **solver)
     untrained = MLPClassifier(init="xavier", dtype="float64", **same)
     untrained.classes_ = np.unique(y)
-    import nnback
-
-    untrained._start(nnback.get_backend("cpu", "float64"), 5, untrained._settings())
-    initial = iter([(w.copy(), b.copy()) for w, b in zip(untrained.coefs_, untrained.intercepts_)])
-    monkeypatch.setattr(SklearnMLP, "_init_coef", lambda self, n_in, n_out, dtype: next(initial))
+    start_sklearn_like(monkeypatch, SklearnMLP, untrained, 5)
     reference = SklearnMLP(**same).fit(X, y)
     model = MLPClassifier(init="xavier", dtype="float64", **same).fit(X, y)
     for ours, theirs in zip(model.coefs_, reference.coefs_):

@@ -14,6 +14,7 @@ from sklearn.metrics import r2_score  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 import nnback  # noqa: E402
+from conftest import start_sklearn_like  # noqa: E402
 from nnback.sklearn import MLPRegressor  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -54,17 +55,13 @@ def test_matches_scikit_learn_mlp_regressor_step_for_step(rng, monkeypatch, solv
     float64, two targets: the same weights to rounding after 20 steps, and the same loss curve."""
     from sklearn.neural_network import MLPRegressor as SklearnMLP
 
-    if not hasattr(SklearnMLP, "_init_coef"):
-        pytest.skip("scikit-learn's private _init_coef hook is gone; cannot give it nnback's initial weights")
     X, y = rng.standard_normal((50, 6)), rng.standard_normal((50, 2))
     weights = rng.uniform(0.0, 3.0, 50) if weighted else None
     same = dict(hidden_layer_sizes=(5, 4), activation="tanh", alpha=alpha, batch_size=50, max_iter=20, shuffle=False,
                 tol=0.0, n_iter_no_change=20, learning_rate_init=0.01, random_state=0, **solver)
     untrained = MLPRegressor(init="xavier", dtype="float64", **same)
     untrained.n_outputs_ = 2
-    untrained._start(nnback.get_backend("cpu", "float64"), 6, untrained._settings())
-    initial = iter([(w.copy(), b.copy()) for w, b in zip(untrained.coefs_, untrained.intercepts_)])
-    monkeypatch.setattr(SklearnMLP, "_init_coef", lambda self, n_in, n_out, dtype: next(initial))
+    start_sklearn_like(monkeypatch, SklearnMLP, untrained, 6)
     reference = SklearnMLP(**same).fit(X, y, sample_weight=weights)
     model = MLPRegressor(init="xavier", dtype="float64", **same).fit(X, y, sample_weight=weights)
     for ours, theirs in zip(model.coefs_ + model.intercepts_, reference.coefs_ + reference.intercepts_):
