@@ -183,12 +183,6 @@ def hold_out_validation(train: Split, val_size: int | None, shuffle_rng=None, sp
     return Split(features[keep], labels[keep]), Split(features[picked], labels[picked]), note
 
 
-def split_train(train: Split, val_size: int | None, shuffle_rng=None, split_rng=None) -> tuple[Split, Split]:
-    """:func:`hold_out_validation` without its note (the name older callers use)."""
-    kept, val, _ = hold_out_validation(train, val_size, shuffle_rng, split_rng)
-    return kept, val
-
-
 def stratified_sample(labels: np.ndarray, size: int, rng) -> np.ndarray:
     """Sorted indices of ``size`` rows drawn class by class in proportion to the class counts
     (largest remainders first), leaving every class at least one unpicked row where possible."""

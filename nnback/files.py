@@ -38,6 +38,3 @@ def kind_of(mode: int) -> str:
         if test(mode):
             return name
     return "not a plain file"
-
-
-_kind = kind_of  # the earlier private name

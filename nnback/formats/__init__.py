@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import FILES, Dataset, DataError, Split, hold_out_validation, load_mnist, read_idx_dir, split_train
+from ..data import Dataset, DataError, Split, hold_out_validation, load_mnist
 from ..data import stratified_sample
 from .checks import Part, Parts, choose_shape, features_of, label_keys, pixel_range, printable
 from .csv_text import read_csv
@@ -35,7 +35,7 @@ from .keras_npz import read_npz
 from .nielsen_pickle import read_pickle
 from .sniff import CSV, IDX, NPZ, PICKLE, regular, sniff
 
-__all__ = ["DataError", "Examples", "FILES", "load_dataset", "read_examples", "read_idx_dir", "split_train"]
+__all__ = ["DataError", "Examples", "load_dataset", "read_examples"]
 
 SHOWN_CLASSES = 12
 
