@@ -236,7 +236,7 @@ def _train_distributed(engine: str, debug: bool, changes: dict, outputs: Outputs
         if comm.size == 1:
             raise
         if not root:
-            time.sleep(2.0)  # an error every rank meets is rank 0's to report, once
+            time.sleep(3.0)  # an error every rank meets is rank 0's to report, once
         comm.abort(error.format_message() if root else f"rank {comm.rank}: {error.format_message()}",
                    error.exit_code)
 # --- end data-parallel runs
