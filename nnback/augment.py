@@ -53,7 +53,7 @@ def _gather(x, rows, cols, shape):
     return xp.reshape(xp.reshape(values, pixel.shape) * mask, x.shape)
 
 
-def translate(x, key: int, max_shift: int = 2, shape=MNIST_SHAPE):
+def translate(x, key, max_shift: int = 2, shape=MNIST_SHAPE):
     """Shift each image by a random whole number of pixels in [−max_shift, max_shift] along each
     axis; pixels shifted in from outside are background (0)."""
     xp = array_namespace(x)
@@ -71,7 +71,7 @@ def _gaussian_matrix(xp, side: int, sigma: float, dtype, device):
     return xp.exp(distance * distance * (-0.5 / sigma**2)) * (1.0 / (sigma * math.sqrt(2.0 * math.pi)))
 
 
-def elastic(x, key: int, alpha: float = 34.0, sigma: float = 4.0, shape=MNIST_SHAPE):
+def elastic(x, key, alpha: float = 34.0, sigma: float = 4.0, shape=MNIST_SHAPE):
     """Simard et al. (2003) elastic distortion: a random displacement field, uniform in [−1, 1]
     per pixel, smoothed by a Gaussian of width ``sigma``, scaled by ``alpha`` and applied with
     bilinear interpolation (alpha and sigma are in pixels of a 28-pixel image and scale with it)."""

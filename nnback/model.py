@@ -91,7 +91,7 @@ class MLP:
     def sizes(self) -> list[int]:
         return [self.layers[0].shape[0]] + [layer.shape[1] for layer in self.layers]
 
-    def forward(self, x, train: bool = False, noise_key: int | None = None):
+    def forward(self, x, train: bool = False, noise_key=None):
         """x (batch, n_in) → the last layer's pre-activation z (batch, n_out).
 
         With ``train``, keeps what :meth:`backward` needs; with a ``noise_key`` too, applies

@@ -7,8 +7,10 @@ Weyl sequence ``key + n·γ`` (Steele, Lea & Flood 2014), written with uint64 mu
 shifts. Every Array API library wraps uint64 arithmetic the same way, so NumPy, CuPy and
 array-api-strict produce bit-identical numbers, and any stream can be recomputed from its key.
 
-Keys are derived on the host from (seed, purpose, epoch, step, layer) with the same mixer, so
-different streams never overlap in practice.
+Keys are derived from (seed, purpose, epoch, step, layer) with the same mixer, so different
+streams never overlap in practice: on the host as Python ints, or on the device from a
+:class:`DeviceKey`, whose bits live in a device array refilled in place before each training step
+(a captured step reads them by address). Both derivations give the same numbers.
 """
 
 from __future__ import annotations
@@ -28,13 +30,16 @@ def _mix_int(z: int) -> int:
     return z ^ (z >> 31)
 
 
-def stream_key(*parts: int) -> int:
+def stream_key(*parts):
     """A 64-bit key for one stream, e.g. ``stream_key(seed, purpose, epoch, step, layer)``.
-    Derived from a :class:`ShardKey`, the key keeps its rows."""
+    Derived from a :class:`ShardKey` or a :class:`DeviceKey`, the key keeps its rows; derived from
+    a :class:`DeviceKey`, it is computed on the device (the same bits as on the host)."""
+    first = parts[0] if parts else None
+    if isinstance(first, DeviceKey):
+        return first.derive(parts[1:])
     key = 0
     for part in parts:
         key = _mix_int((key + (int(part) & _MASK64) * _GAMMA + _GAMMA) & _MASK64)
-    first = parts[0] if parts else None
     return ShardKey(key, first.start, first.total) if isinstance(first, ShardKey) else key
 
 
@@ -53,12 +58,13 @@ class ShardKey(int):
         return self
 
 
-def _counters(xp, shape: tuple[int, ...], key: int, dtype, device, batch_axis: int):
+def _counters(xp, shape: tuple[int, ...], key, dtype, device, batch_axis: int):
     """The counter n of every element: its row-major position in the whole batch's draw."""
     count = 1
     for size in shape:
         count *= int(size)
-    if not isinstance(key, ShardKey) or (key.start == 0 and key.total == shape[batch_axis]):
+    total = getattr(key, "total", None)  # a ShardKey's or DeviceKey's rows
+    if total is None or (key.start == 0 and total == shape[batch_axis]):
         return xp.arange(count, dtype=dtype, device=device)
     outer, rows = 1, int(shape[batch_axis])
     for size in shape[:batch_axis]:
@@ -71,13 +77,60 @@ def _counters(xp, shape: tuple[int, ...], key: int, dtype, device, batch_axis: i
 # --- end shards
 
 
-def random_bits(xp, shape: tuple[int, ...], key: int, device, batch_axis: int = 0):
+# --- keys held on the device ------------------------------------------------------------------
+class DeviceKey:
+    """A key whose 64 bits live in a (1,) device array: uint64, or int64 holding the same bits
+    where uint64 arithmetic is missing (PyTorch). ``start``/``total`` are a :class:`ShardKey`'s
+    rows (``total`` None: the whole batch). Keys derived from it are computed on the device."""
+
+    def __init__(self, bits, start: int = 0, total: int | None = None):
+        self.bits, self.start, self.total = bits, int(start), total
+
+    @staticmethod
+    def buffer(xp, device):
+        """A (1,) array to hold a key's bits, refilled in place by :meth:`fill`."""
+        return xp.zeros((1,), dtype=xp.int64 if is_torch_namespace(xp) else xp.uint64, device=device)
+
+    @staticmethod
+    def fill(buffer, key: int) -> None:
+        """Write the host key ``key`` into ``buffer`` in place."""
+        buffer[...] = _signed(int(key)) if _is_signed(buffer) else int(key)
+
+    def derive(self, parts) -> "DeviceKey":
+        """``stream_key(self, *parts)`` on the device: the host's mixing in array operations."""
+        signed = _is_signed(self.bits)
+        z = _mix_bits(self.bits * _constant(_GAMMA, signed) + _constant(_GAMMA, signed), signed)
+        for part in parts:
+            z = _mix_bits(z + _constant(((int(part) & _MASK64) * _GAMMA + _GAMMA) & _MASK64, signed), signed)
+        return DeviceKey(z, self.start, self.total)
+
+
+def _is_signed(bits) -> bool:
+    return is_torch_namespace(array_namespace(bits))
+
+
+def _constant(value: int, signed: bool) -> int:
+    return _signed(value) if signed else value
+
+
+def _key_bits(key, signed: bool):
+    """What is added to the counters: a host key as a constant, a device key as its array."""
+    return key.bits if isinstance(key, DeviceKey) else _constant(int(key), signed)
+# --- end keys held on the device
+
+
+def _mix_bits(z, signed: bool):
+    """SplitMix64's finalizer on an array of uint64 bits (or of int64 holding them)."""
+    z = (z ^ _shift(z, 30, signed)) * _constant(_MIX1, signed)
+    z = (z ^ _shift(z, 27, signed)) * _constant(_MIX2, signed)
+    return z ^ _shift(z, 31, signed)
+
+
+def random_bits(xp, shape: tuple[int, ...], key, device, batch_axis: int = 0):
     """uint64 random bits of ``shape``: element n of the stream ``key`` (row-major order; for a
     :class:`ShardKey`, the position in the whole batch along ``batch_axis``)."""
-    z = _counters(xp, shape, key, xp.uint64, device, batch_axis) * _GAMMA + int(key)
-    z = (z ^ (z >> 30)) * _MIX1
-    z = (z ^ (z >> 27)) * _MIX2
-    return xp.reshape(z ^ (z >> 31), shape)
+    z = _counters(xp, shape, key, xp.uint64, device, batch_axis) * _GAMMA + _key_bits(key, False)
+    return xp.reshape(_mix_bits(z, False), shape)
 
 
 # PyTorch has uint64 tensors but no uint64 arithmetic. There the same stream is computed in int64,
@@ -96,17 +149,15 @@ def _shift(z, bits: int, signed: bool):
     return (z >> bits) & ((1 << (64 - bits)) - 1) if signed else z >> bits
 
 
-def _stream(xp, shape: tuple[int, ...], key: int, device, batch_axis: int = 0):
+def _stream(xp, shape: tuple[int, ...], key, device, batch_axis: int = 0):
     """(bits, signed): the stream as uint64, or as int64 bits where uint64 arithmetic is missing."""
     if not is_torch_namespace(xp):
         return random_bits(xp, shape, key, device, batch_axis), False
-    z = _counters(xp, shape, key, xp.int64, device, batch_axis) * _signed(_GAMMA) + _signed(int(key))
-    z = (z ^ _shift(z, 30, True)) * _signed(_MIX1)
-    z = (z ^ _shift(z, 27, True)) * _signed(_MIX2)
-    return xp.reshape(z ^ _shift(z, 31, True), shape), True
+    z = _counters(xp, shape, key, xp.int64, device, batch_axis) * _signed(_GAMMA) + _key_bits(key, True)
+    return xp.reshape(_mix_bits(z, True), shape), True
 
 
-def random_integers(xp, shape: tuple[int, ...], key: int, n: int, device, batch_axis: int = 0):
+def random_integers(xp, shape: tuple[int, ...], key, n: int, device, batch_axis: int = 0):
     """Integers in [0, n) as int64: the stream's uint64 bits modulo ``n``."""
     bits, signed = _stream(xp, shape, key, device, batch_axis)
     if not signed:
@@ -115,13 +166,13 @@ def random_integers(xp, shape: tuple[int, ...], key: int, n: int, device, batch_
     return (2 * (_shift(bits, 1, True) % n) + (bits & 1)) % n
 
 
-def uniform(xp, shape: tuple[int, ...], key: int, dtype, device, batch_axis: int = 0):
+def uniform(xp, shape: tuple[int, ...], key, dtype, device, batch_axis: int = 0):
     """Floats in [0, 1) from the top 24 bits (exact in float32 and float64)."""
     bits, signed = _stream(xp, shape, key, device, batch_axis)
     return xp.astype(_shift(bits, 40, signed), dtype) * (1.0 / (1 << 24))
 
 
-def keep_mask(like, rate: float, key: int):
+def keep_mask(like, rate: float, key):
     """Inverted-dropout multipliers for an array like ``like``: 0 with probability ``rate``,
     else 1 / (1 − rate), so the expected activation is unchanged and evaluation needs no scaling."""
     xp = array_namespace(like)

@@ -15,7 +15,7 @@ from typing import Any, Callable
 from array_api_compat import array_namespace
 from array_api_compat import device as device_of
 
-from .rng import ShardKey, stream_key
+from .rng import DeviceKey, stream_key
 
 AUGMENT_STREAM = 1 << 20  # the augmentation's key within a step's key (dropout uses layer numbers)
 
@@ -89,35 +89,85 @@ class Batches:
         """Yield (xb, yb, wb, first, rows) for one pass: this rank's rows ``first .. first + len(xb)``
         of each batch of ``rows`` (the whole batch unless ``shard`` is set); ``wb`` is None without
         weights. Without ``shuffle`` the batches follow the data's order."""
+        for index, first, rows in self.plan(skip):
+            yield (*self.gather(index), first, rows)
+
+    def plan(self, skip: int = 0):
+        """Yield (index, first, rows) for one pass: the device row indices of this rank's part
+        ``first .. first + len(index)`` of each batch of ``rows``. In full batch ``index`` is a
+        slice instead (None: every row), as the data needs no gather then."""
         xp = array_namespace(self.x, self.y)
         if self.batch_size is None and self.shard is None:
-            yield self.x, self.y, self.w, 0, self.n
+            yield None, 0, self.n
             return
         if self.batch_size is not None and self.rng is None and self.shuffle:
             raise ValueError("mini-batches need a shuffle generator: Batches(x, y, batch_size, rng)")
-        size = self.n if self.batch_size is None else self.batch_size
-        order = None
-        if self.batch_size is not None:
-            order = (xp.asarray(self.rng.permutation(self.n), device=device_of(self.x)) if self.shuffle
-                     else xp.arange(self.n, device=device_of(self.x)))
         rank, ranks = self.shard or (0, 1)
-        for start in range(skip * size, self.n, size):
-            rows = min(size, self.n - start)
+        if self.batch_size is None:
+            first, last = self.n * rank // ranks, self.n * (rank + 1) // ranks
+            yield slice(first, last), first, self.n
+            return
+        order = (xp.asarray(self.rng.permutation(self.n), device=device_of(self.x)) if self.shuffle
+                 else xp.arange(self.n, device=device_of(self.x)))
+        for start in range(skip * self.batch_size, self.n, self.batch_size):
+            rows = min(self.batch_size, self.n - start)
             first, last = rows * rank // ranks, rows * (rank + 1) // ranks
-            if order is None:
-                wb = None if self.w is None else self.w[first:last]
-                yield self.x[first:last, :], self.y[first:last], wb, first, rows
-                continue
-            index = order[start + first : start + last]
-            wb = None if self.w is None else xp.take(self.w, index, axis=0)
-            yield xp.take(self.x, index, axis=0), xp.take(self.y, index, axis=0), wb, first, rows
+            yield order[start + first : start + last], first, rows
+
+    def gather(self, index) -> tuple:
+        """(xb, yb, wb): the rows ``index`` (None: all; or a slice) of the data and the weights
+        (wb None without weights)."""
+        if index is None:
+            return self.x, self.y, self.w
+        if isinstance(index, slice):
+            return self.x[index, :], self.y[index], None if self.w is None else self.w[index]
+        xp = array_namespace(self.x, self.y)
+        wb = None if self.w is None else xp.take(self.w, index, axis=0)
+        return xp.take(self.x, index, axis=0), xp.take(self.y, index, axis=0), wb
 
 
-def train_step(model, loss, optimizer, x, y, noise_key: int | None = None, reduce=None, share: float = 1.0, *,
-               weights=None):
+@dataclass
+class StepInputs:
+    """What changes from one training step to the next, held in device arrays that are refilled in
+    place before each step, so that a captured step (a CUDA graph) reads them by address: the
+    batch's row indices (one buffer per batch length), the noise key, and the running loss, summed
+    in place. The learning rate and Adam's factors are the optimizer's own device scalars."""
+
+    key: Any
+    loss_sum: Any = None
+    index: dict = field(default_factory=dict)
+
+    @classmethod
+    def on(cls, like) -> "StepInputs":
+        """Buffers on the device of the array ``like``."""
+        return cls(DeviceKey.buffer(array_namespace(like), device_of(like)))
+
+    def load(self, index, key: int):
+        """Refill the buffers for the next step: ``index`` (or None: every row) and the host key;
+        return the index buffer."""
+        DeviceKey.fill(self.key, key)
+        if index is None or isinstance(index, slice):
+            return index
+        buffer = self.index.get(int(index.shape[0]))
+        if buffer is None:
+            buffer = self.index[int(index.shape[0])] = array_namespace(index).empty_like(index)
+        buffer[...] = index
+        return buffer
+
+    def add_loss(self, value, start) -> None:
+        """Add a step's loss to the running sum in place (``start``: the sum so far, a float or
+        an array, used when the sum is first made)."""
+        if self.loss_sum is None:
+            xp = array_namespace(value)
+            self.loss_sum = xp.asarray(start, dtype=value.dtype, device=device_of(value), copy=True)
+        self.loss_sum += value
+
+
+def train_step(model, loss, optimizer, x, y, noise_key=None, reduce=None, share: float = 1.0, *, weights=None):
     """One forward, backward and update; returns the batch loss as a 0-d device array.
 
-    ``noise_key`` seeds this step's dropout masks (see ``rng.py``); None means no dropout.
+    ``noise_key`` (an int or a ``rng.DeviceKey``) seeds this step's dropout masks; None means no
+    dropout.
     ``reduce(model, value, share)``, in data-parallel training, combines the gradients and loss of
     this shard (``share`` of the batch's rows; it may have none) with the other ranks' before the
     update and returns the batch loss. ``weights`` (batch,) multiply each sample's loss in the
@@ -257,31 +307,35 @@ def fit(
 def train_epoch(model, loss, optimizer, batches: Batches, position: Position, *, schedule=None, noise_seed: int = 0,
                 augment=None, on_step=None, should_stop=None, reduce=None) -> None:
     """The rest of the epoch ``position`` stands in: one :func:`train_step` per batch, the learning
-    rate from ``schedule``, noise keyed by (seed, epoch, step). Step losses are summed on the device
-    into ``position.loss_sum``; the host reads them only when ``should_stop`` interrupts."""
+    rate from ``schedule``, noise keyed by (seed, epoch, step). What changes from step to step is
+    written into device buffers (:class:`StepInputs`) before the step reads it. Step losses are
+    summed on the device into ``position.loss_sum``; the host reads them only when ``should_stop``
+    interrupts."""
     if batches.rng is not None:
         if position.step == 0 or position.rng_state is None:
             position.rng_state = batches.rng.bit_generator.state
         else:
             batches.rng.bit_generator.state = position.rng_state
     steps = batches.steps_per_epoch
-    total = position.loss_sum
-    for xb, yb, wb, first, rows in batches.shards(skip=position.step):
+    inputs = StepInputs.on(batches.x)
+    for index, first, rows in batches.plan(skip=position.step):
         if schedule is not None:
             optimizer.lr = schedule(position.epoch + position.step / steps)
-        key = stream_key(noise_seed, position.epoch, position.step)
-        if batches.shard is not None:  # a shard's rows draw the noise they get in the whole batch
-            key = ShardKey(key, first, rows)
+        index = inputs.load(index, stream_key(noise_seed, position.epoch, position.step))
+        xb, yb, wb = batches.gather(index)
+        # A shard's rows draw the noise they get in the whole batch.
+        key = DeviceKey(inputs.key, first, rows if batches.shard is not None else None)
         if augment is not None and xb.shape[0]:
             xb = augment(xb, stream_key(key, AUGMENT_STREAM))
         share = xb.shape[0] / rows
-        total = total + train_step(model, loss, optimizer, xb, yb, key, reduce, share, weights=wb)
+        inputs.add_loss(train_step(model, loss, optimizer, xb, yb, key, reduce, share, weights=wb), position.loss_sum)
         position.loss_steps += 1
         position.step += 1
         if on_step is not None:
             on_step(position.step, steps)
         if should_stop is not None and should_stop() and position.step < steps:
-            position.loss_sum = float(total)  # one sync, on the way out
+            position.loss_sum = float(inputs.loss_sum)  # one sync, on the way out
             raise TrainingInterrupted(position)
-    position.loss_sum = total
+    if inputs.loss_sum is not None:
+        position.loss_sum = inputs.loss_sum
     position.epoch, position.step = position.epoch + 1, 0
