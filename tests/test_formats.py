@@ -444,7 +444,7 @@ def test_pickle_forged_memo_index_is_refused_quickly(tmp_path):
     (tmp_path / "m.pkl").write_bytes(raw[:at] + b"\x00" + raw[at:])  # "\x94\x93\x94(" now reads as an index
     start = time.perf_counter()
     expect_error(tmp_path / "m.pkl", "damaged pickle", "memo index 680825748")
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < 10.0  # the bug took 24 s; a loaded CI machine is slow
 
 
 def test_npz_empty_dataset(tmp_path):
