@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The GPU check: on a machine with one NVIDIA GPU and CuPy, run nnback's CUDA tests (parity with
 # NumPy included), the whole test suite on the cupy backend, the GPU benchmark and one end-to-end
-# `nnback train --device cuda`, writing everything as JSON/XML/logs into OUTDIR. Needs no network:
-# pure-Python wheels missing there (array-api-compat, array-api-strict) can be brought in .whl/.
+# `nnback train --device cuda`, and the CUDA-graph probe (can CuPy capture the step, what replay
+# buys, PyTorch eager and graphed beside it), writing everything as JSON/XML/logs into OUTDIR.
+# Needs no network: pure-Python wheels missing there (array-api-compat, array-api-strict) can be
+# brought in .whl/ (see the device README's pip download line).
 #
-#   bash benchmarks/gpu_check.sh OUTDIR        (about 3 minutes on an H100)
+#   bash benchmarks/gpu_check.sh OUTDIR        (about 4 minutes on an H100)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-gpu-check-results}
@@ -26,5 +28,6 @@ step "CUDA tests" env NNBACK_PARITY_OUT="$out/parity.json" \
 step "whole suite on cupy" env NNBACK_TEST_BACKENDS=cupy \
   $python -m pytest -q -m "not slow" -x --junitxml="$out/cupy-suite.xml" tests
 step "benchmark" $python benchmarks/bench_gpu.py --json "$out/bench_gpu.json"
+step "CUDA-graph probe" $python benchmarks/graph_probe.py --json "$out/graph_probe.json"
 step "nnback train --device cuda" $python -m nnback.cli train --device cuda --metrics-out "$out/train_cuda.json"
 exit $status
