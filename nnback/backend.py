@@ -7,6 +7,7 @@ arrays asks the arrays for their namespace. CuPy is imported only when ``"cuda"`
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,16 @@ class Backend:
         if dtype is not None:
             host = host.astype(host_dtype(dtype), copy=False)
         return self.xp.asarray(np.ascontiguousarray(host), device=self.device)
+
+    def step_graphs(self):
+        """What captures training steps as CUDA graphs on this backend (``cuda_graphs.StepGraphs``),
+        or None: only CuPy has one, and while it has not run on a GPU it is experimental, used
+        only with ``NNBACK_CUDA_GRAPH=1``."""
+        if self.name != "cupy" or os.environ.get("NNBACK_CUDA_GRAPH") != "1":
+            return None
+        from .cuda_graphs import StepGraphs
+
+        return StepGraphs()
 
     @property
     def dtype_name(self) -> str:

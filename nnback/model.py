@@ -12,6 +12,7 @@ from array_api_compat import device as device_of
 
 from .activations import Activation, get_activation
 from .initializers import initial_parameters
+from .products import matmul
 from .rng import keep_mask, stream_key
 
 
@@ -28,7 +29,7 @@ class Dense:
 
     def forward(self, x):
         """x (batch, n_in) → (batch, n_out)."""
-        z = x @ self.w
+        z = matmul(x, self.w)
         z += self.b
         return z
 
@@ -39,13 +40,13 @@ class Dense:
         # When the batch is longer than the layer is wide (full batch), OpenBLAS sums over it
         # 1.4-2.8x faster as the contiguous inner axis of both operands (benchmarks/); for
         # mini-batches the transposed dw this gives would slow the optimizer down instead.
-        self.dw = (dz.T @ x).T if x.shape[0] > x.shape[1] else x.T @ dz
+        self.dw = matmul(dz.T, x).T if x.shape[0] > x.shape[1] else matmul(x.T, dz)
         # The bias gradient sums dz over the batch. As a (1, batch) @ (batch, n_out) product it
         # runs in BLAS: faster than xp.sum(dz, axis=0) on NumPy (2-D GEMM), and ~10x faster
         # on CuPy, whose axis-0 reduction reads memory with a stride (measured: benchmarks/).
         ones = xp.ones((1, dz.shape[0]), dtype=dz.dtype, device=device_of(dz))
-        self.db = xp.reshape(ones @ dz, (dz.shape[1],))
-        return dz @ self.w.T if need_dx else None
+        self.db = xp.reshape(matmul(ones, dz), (dz.shape[1],))
+        return matmul(dz, self.w.T) if need_dx else None
 
 
 class MLP:

@@ -166,9 +166,14 @@ class _Optimizer:
 
     def step(self, model) -> None:
         parameters = model.parameters()
+        self.begin_step(parameters)
+        self.update(parameters, model.gradients())
+
+    def begin_step(self, parameters) -> None:
+        """The host's part of a step, before :meth:`update`: make the state if missing, count the
+        step, write its scalars (learning rate, bias corrections) into their device arrays."""
         self.prepare(parameters)
         self._advance()
-        self.update(parameters, model.gradients())
 
     def prepare(self, parameters) -> None:
         """Create the state and the device scalars for ``parameters`` if they are missing."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import warnings
 from dataclasses import dataclass, field
 
 from .augment import automatic, get_augmentation
@@ -249,11 +250,15 @@ class Trainer:
             if evaluation is not None and not isinstance(evaluation, ShardedEvaluation):
                 evaluation = ShardedEvaluation(evaluation.sets, self.comm)
             run = parallel.guarded(fit)
+        # Captured steps hold this call's data and settings: a new capture for every call.
+        graphs = self.backend.step_graphs() if self.comm is None else None
         reports = run(self.model, self.loss, self.optimizer, batches, epochs, evaluation=evaluation,
                       report_every=config.eval_every, schedule=learning_rate_schedule(config), on_report=report,
                       on_step=on_step, should_stop=should_stop, position=self.position, noise_seed=config.seed,
-                      augment=self.augment, early_stopping=self.early_stopping, reduce=reduce)
+                      augment=self.augment, early_stopping=self.early_stopping, reduce=reduce, graphs=graphs)
         self.stopped_early = bool(self.early_stopping and self.early_stopping.stopped)
+        if graphs is not None and graphs.note is not None:
+            warnings.warn(graphs.note, RuntimeWarning, stacklevel=2)
         return reports
 
     def _check_position(self, epochs: int, batches: Batches) -> None:

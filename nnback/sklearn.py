@@ -125,9 +125,9 @@ class _ScikitLearnAdam(Adam):
         super().__init__(lr, beta1, beta2, epsilon, weight_decay)
         self.epsilon = float(epsilon)
 
-    def step(self, model) -> None:
+    def begin_step(self, parameters) -> None:
         self.eps = self.epsilon / math.sqrt(1.0 - self.beta2 ** (self.t + 1))
-        super().step(model)
+        super().begin_step(parameters)
 
 
 class _MLPBase(BaseEstimator):

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Callable
 
 from array_api_compat import array_namespace
@@ -131,21 +133,27 @@ class StepInputs:
     """What changes from one training step to the next, held in device arrays that are refilled in
     place before each step, so that a captured step (a CUDA graph) reads them by address: the
     batch's row indices (one buffer per batch length), the noise key, and the running loss, summed
-    in place. The learning rate and Adam's factors are the optimizer's own device scalars."""
+    in place. The learning rate and Adam's factors are the optimizer's own device scalars. One
+    object serves a whole :func:`fit`; ``graphs`` is the backend's step capture, if any."""
 
     key: Any
-    loss_sum: Any = None
+    loss_sum: Any
     index: dict = field(default_factory=dict)
+    graphs: Any = None
 
     @classmethod
-    def on(cls, like) -> "StepInputs":
-        """Buffers on the device of the array ``like``."""
-        return cls(DeviceKey.buffer(array_namespace(like), device_of(like)))
+    def like(cls, parameter, graphs=None) -> "StepInputs":
+        """Buffers on the device of the model's ``parameter``, the running loss in its dtype."""
+        xp, device = array_namespace(parameter), device_of(parameter)
+        return cls(DeviceKey.buffer(xp, device), xp.zeros((), dtype=parameter.dtype, device=device), graphs=graphs)
 
-    def load(self, index, key: int):
-        """Refill the buffers for the next step: ``index`` (or None: every row) and the host key;
-        return the index buffer."""
+    def load(self, index, key: int, loss_sum):
+        """Refill the buffers for the next step: ``index`` (None or a slice: no gather needed), the
+        host key, and the running loss when the caller's sum (``position.loss_sum``) is not this
+        one (a new run, or a report that set it to 0.0); return the index buffer."""
         DeviceKey.fill(self.key, key)
+        if loss_sum is not self.loss_sum:
+            self.loss_sum[...] = loss_sum
         if index is None or isinstance(index, slice):
             return index
         buffer = self.index.get(int(index.shape[0]))
@@ -153,14 +161,6 @@ class StepInputs:
             buffer = self.index[int(index.shape[0])] = array_namespace(index).empty_like(index)
         buffer[...] = index
         return buffer
-
-    def add_loss(self, value, start) -> None:
-        """Add a step's loss to the running sum in place (``start``: the sum so far, a float or
-        an array, used when the sum is first made)."""
-        if self.loss_sum is None:
-            xp = array_namespace(value)
-            self.loss_sum = xp.asarray(start, dtype=value.dtype, device=device_of(value), copy=True)
-        self.loss_sum += value
 
 
 def train_step(model, loss, optimizer, x, y, noise_key=None, reduce=None, share: float = 1.0, *, weights=None):
@@ -173,6 +173,13 @@ def train_step(model, loss, optimizer, x, y, noise_key=None, reduce=None, share:
     update and returns the batch loss. ``weights`` (batch,) multiply each sample's loss in the
     batch mean (see ``losses.py``).
     """
+    optimizer.begin_step(model.parameters())
+    return device_step(model, loss, optimizer, x, y, noise_key, reduce, share, weights=weights)
+
+
+def device_step(model, loss, optimizer, x, y, noise_key=None, reduce=None, share: float = 1.0, *, weights=None):
+    """:func:`train_step` after the optimizer's host part (``optimizer.begin_step``): only device
+    work, which a CUDA graph can capture and replay."""
     value = None
     if x.shape[0] or reduce is None:
         z = model.forward(x, train=True, noise_key=noise_key)
@@ -181,7 +188,7 @@ def train_step(model, loss, optimizer, x, y, noise_key=None, reduce=None, share:
         model.backward(dz)
     if reduce is not None:
         value = reduce(model, value, share)
-    optimizer.step(model)
+    optimizer.update(model.parameters(), model.gradients())
     return value
 
 
@@ -263,6 +270,7 @@ def fit(
     augment: Callable | None = None,
     early_stopping: EarlyStopping | None = None,
     reduce: Callable | None = None,
+    graphs=None,
 ) -> list[dict]:
     """Train for ``epochs`` rounds (passes over the data; iterations when full batch).
 
@@ -273,62 +281,67 @@ def fit(
     current, so an interrupted run can be saved and resumed exactly. Dropout masks and
     ``augment(x, key)`` draw from keys of (``noise_seed``, epoch, step), so they too resume exactly.
     ``reduce`` combines the ranks' gradients in data-parallel training (see :func:`train_step`).
+    ``graphs`` (a backend's step capture, ``Backend.step_graphs()``) replays each step's device
+    work as a captured graph; the loop around it is the same.
     """
     position = position if position is not None else Position()
     evaluation = evaluation or Evaluation()
     history: list[dict] = []
     seconds = 0.0
-    while position.epoch < epochs:
-        started = time.perf_counter()
-        train_epoch(model, loss, optimizer, batches, position, schedule=schedule, noise_seed=noise_seed,
-                    augment=augment, on_step=on_step, should_stop=should_stop, reduce=reduce)
-        if position.epoch % report_every and position.epoch < epochs:
+    with graphs.context() if graphs is not None else nullcontext():
+        inputs = StepInputs.like(model.parameters()[0], graphs)
+        while position.epoch < epochs:
+            started = time.perf_counter()
+            train_epoch(model, loss, optimizer, batches, position, schedule=schedule, noise_seed=noise_seed,
+                        augment=augment, on_step=on_step, should_stop=should_stop, reduce=reduce, inputs=inputs)
+            if position.epoch % report_every and position.epoch < epochs:
+                seconds += time.perf_counter() - started
+                continue
+            train_loss = float(position.loss_sum) / position.loss_steps  # the one host sync per report
             seconds += time.perf_counter() - started
-            continue
-        train_loss = float(position.loss_sum) / position.loss_steps  # the one host sync per report
-        seconds += time.perf_counter() - started
-        if not math.isfinite(train_loss):
-            raise TrainingDiverged(position.epoch, position.loss_steps, optimizer.lr)
-        stats = {"epoch": position.epoch, "train_loss": train_loss, **evaluation(model, loss)}
-        stats.update(seconds=seconds, lr=optimizer.lr)
-        history.append(stats)
-        if on_report is not None:
-            on_report(stats)
-        seconds, position.loss_sum, position.loss_steps = 0.0, 0.0, 0
-        if early_stopping is not None and early_stopping.update(model, stats):
-            break
-        if should_stop is not None and should_stop() and position.epoch < epochs:
-            raise TrainingInterrupted(position)
+            if not math.isfinite(train_loss):
+                raise TrainingDiverged(position.epoch, position.loss_steps, optimizer.lr)
+            stats = {"epoch": position.epoch, "train_loss": train_loss, **evaluation(model, loss)}
+            stats.update(seconds=seconds, lr=optimizer.lr)
+            history.append(stats)
+            if on_report is not None:
+                on_report(stats)
+            seconds, position.loss_sum, position.loss_steps = 0.0, 0.0, 0
+            if early_stopping is not None and early_stopping.update(model, stats):
+                break
+            if should_stop is not None and should_stop() and position.epoch < epochs:
+                raise TrainingInterrupted(position)
     if early_stopping is not None:
         early_stopping.restore(model)
     return history
 
 
 def train_epoch(model, loss, optimizer, batches: Batches, position: Position, *, schedule=None, noise_seed: int = 0,
-                augment=None, on_step=None, should_stop=None, reduce=None) -> None:
+                augment=None, on_step=None, should_stop=None, reduce=None, inputs: StepInputs | None = None) -> None:
     """The rest of the epoch ``position`` stands in: one :func:`train_step` per batch, the learning
     rate from ``schedule``, noise keyed by (seed, epoch, step). What changes from step to step is
-    written into device buffers (:class:`StepInputs`) before the step reads it. Step losses are
-    summed on the device into ``position.loss_sum``; the host reads them only when ``should_stop``
-    interrupts."""
+    written into device buffers (``inputs``, made here if not given) before the step reads it.
+    Step losses are summed on the device into ``position.loss_sum``; the host reads them only when
+    ``should_stop`` interrupts."""
     if batches.rng is not None:
         if position.step == 0 or position.rng_state is None:
             position.rng_state = batches.rng.bit_generator.state
         else:
             batches.rng.bit_generator.state = position.rng_state
     steps = batches.steps_per_epoch
-    inputs = StepInputs.on(batches.x)
+    inputs = inputs if inputs is not None else StepInputs.like(model.parameters()[0])
     for index, first, rows in batches.plan(skip=position.step):
         if schedule is not None:
             optimizer.lr = schedule(position.epoch + position.step / steps)
-        index = inputs.load(index, stream_key(noise_seed, position.epoch, position.step))
-        xb, yb, wb = batches.gather(index)
-        # A shard's rows draw the noise they get in the whole batch.
-        key = DeviceKey(inputs.key, first, rows if batches.shard is not None else None)
-        if augment is not None and xb.shape[0]:
-            xb = augment(xb, stream_key(key, AUGMENT_STREAM))
-        share = xb.shape[0] / rows
-        inputs.add_loss(train_step(model, loss, optimizer, xb, yb, key, reduce, share, weights=wb), position.loss_sum)
+        index = inputs.load(index, stream_key(noise_seed, position.epoch, position.step), position.loss_sum)
+        position.loss_sum = inputs.loss_sum
+        step = partial(_step, model, loss, optimizer, batches, inputs, index, first, rows, augment, reduce)
+        if inputs.graphs is None:
+            step(train_step)
+        else:  # the host's part here, the device's part captured once per batch shape, then replayed
+            optimizer.begin_step(model.parameters())
+            shape = index if index is None or isinstance(index, slice) else int(index.shape[0])
+            inputs.graphs.run((shape, first, rows), partial(step, device_step))
         position.loss_steps += 1
         position.step += 1
         if on_step is not None:
@@ -336,6 +349,18 @@ def train_epoch(model, loss, optimizer, batches: Batches, position: Position, *,
         if should_stop is not None and should_stop() and position.step < steps:
             position.loss_sum = float(inputs.loss_sum)  # one sync, on the way out
             raise TrainingInterrupted(position)
-    if inputs.loss_sum is not None:
-        position.loss_sum = inputs.loss_sum
     position.epoch, position.step = position.epoch + 1, 0
+
+
+def _step(model, loss, optimizer, batches: Batches, inputs: StepInputs, index, first: int, rows: int, augment, reduce,
+          step_function) -> None:
+    """One step that reads everything that changes between steps from ``inputs``' buffers: the
+    gather of the batch, its augmentation and noise, ``step_function`` (:func:`train_step`, or
+    :func:`device_step` under a graph), and the running loss, summed in place."""
+    xb, yb, wb = batches.gather(index)
+    # A shard's rows draw the noise they get in the whole batch.
+    key = DeviceKey(inputs.key, first, rows if batches.shard is not None else None)
+    if augment is not None and xb.shape[0]:
+        xb = augment(xb, stream_key(key, AUGMENT_STREAM))
+    share = xb.shape[0] / rows
+    inputs.loss_sum += step_function(model, loss, optimizer, xb, yb, key, reduce, share, weights=wb)

@@ -122,3 +122,65 @@ def test_every_step_reads_the_same_buffers(monkeypatch):
     total = position.loss_sum
     train_epoch(model, loss, optimizer, batches, position, schedule=schedule, augment=augment)
     assert float(position.loss_sum) > float(total) > 0.0  # summed over both epochs (no report between)
+
+
+class ReplayGraphs:
+    """CUDA-graph semantics on the host, for the loop around a captured step: per batch shape, the
+    first step runs as given, the second is recorded and every later one replays the *recorded*
+    step — so a value that changes between steps but was handed to the step as a Python value,
+    not through a device buffer, replays stale and the weights come out different."""
+
+    def __init__(self):
+        self.recorded, self.warm, self.replays, self.note = {}, set(), 0, None
+
+    def context(self):
+        from contextlib import nullcontext
+
+        return nullcontext()
+
+    def run(self, shape, step) -> None:
+        if shape not in self.warm:
+            self.warm.add(shape)
+        elif shape not in self.recorded:
+            self.recorded[shape] = step
+        else:
+            self.replays += 1
+        self.recorded.get(shape, step)()
+
+
+@pytest.mark.parametrize("optimizer_name", ["nesterov", "adam"])
+def test_replaying_recorded_steps_trains_the_weights_of_the_plain_loop(backend_name, optimizer_name):
+    """Two epochs with dropout, shifts, a schedule and a short last batch, reported every epoch:
+    the run whose steps are recorded once per batch shape and replayed is the plain run, bit for
+    bit, losses included."""
+    backend = make_backend(backend_name, "float32")
+    runs = []
+    for graphs in (None, ReplayGraphs()):
+        model, loss, optimizer, batches, augment, schedule = noisy_setup(optimizer_name)(backend)
+        history = training.fit(model, loss, optimizer, batches, 3, schedule=schedule, augment=augment,
+                               graphs=graphs, noise_seed=4)
+        runs.append(([nnback.to_numpy(p) for p in model.parameters()], [h["train_loss"] for h in history]))
+    assert graphs.replays == 3 * 5 - 4  # two shapes: each ran once, was recorded once, replayed after
+    for a, b in zip(runs[0][0], runs[1][0]):
+        np.testing.assert_array_equal(a, b)
+    assert runs[0][1] == runs[1][1]
+
+
+def test_a_step_value_handed_over_by_python_replays_stale(monkeypatch):
+    """The check above can fail: hand the step each batch's own slice of the permutation instead of
+    refilling the index buffer, and the replays train on stale batches."""
+    backend = make_backend("numpy", "float32")
+    load = training.StepInputs.load
+
+    def fresh_index(self, index, key, loss_sum):
+        load(self, index, key, loss_sum)
+        return index  # a new array every step, not the buffer
+
+    runs = []
+    for graphs in (None, ReplayGraphs()):
+        model, loss, optimizer, batches, augment, schedule = noisy_setup("momentum")(backend)
+        if graphs:
+            monkeypatch.setattr(training.StepInputs, "load", fresh_index)
+        training.fit(model, loss, optimizer, batches, 2, schedule=schedule, graphs=graphs)
+        runs.append(nnback.to_numpy(model.parameters()[0]))
+    assert not np.array_equal(runs[0], runs[1])
