@@ -1,0 +1,115 @@
+"""The CUDA-graph module's host-side logic, without a GPU: the row-major to column-major GEMM
+arguments and the ctypes call of ``CublasHandle.matmul`` (operands, transposed views, pointers,
+scalars), against a stand-in libcublas that computes a column-major GEMM on the raw memory the
+call points at, as cuBLAS would."""
+
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+import pytest
+
+from nnback import cuda_graphs
+
+
+class HostArray(np.ndarray):
+    """A NumPy array that shows its address as CuPy does (``x.data.ptr``)."""
+
+    @property
+    def data(self):  # type: ignore[override]
+        return type("Memory", (), {"ptr": self.ctypes.data})()
+
+
+def host(x) -> HostArray:
+    return np.asarray(x).view(HostArray)
+
+
+class StandInCuPy:
+    """The few CuPy names ``CublasHandle`` uses, on host arrays."""
+
+    float32, float64, uint8 = np.float32, np.float64, np.uint8
+
+    @staticmethod
+    def empty(shape, dtype):
+        return host(np.empty(shape, dtype=dtype))
+
+    @staticmethod
+    def ones(shape, dtype):
+        return host(np.ones(shape, dtype=dtype))
+
+    @staticmethod
+    def ascontiguousarray(x):
+        return host(np.ascontiguousarray(x))
+
+
+def column_major(address: int, ctype, rows: int, cols: int, ld: int) -> np.ndarray:
+    """The (rows, cols) column-major matrix with leading dimension ``ld`` at ``address``."""
+    flat = np.ctypeslib.as_array((ctype * (ld * cols)).from_address(address))
+    return flat.reshape(cols, ld).T[:rows, :]
+
+
+class StandInCublas:
+    """cublasCreate/SetStream/SetWorkspace succeed; cublas[SD]gemm_v2 compute on the pointers."""
+
+    def __init__(self):
+        self.calls = []
+        self.cublasCreate_v2 = self.cublasSetStream_v2 = self.cublasSetWorkspace_v2 = lambda *args: 0
+        self.cublasSgemm_v2 = lambda *args: self._gemm(ctypes.c_float, *args)
+        self.cublasDgemm_v2 = lambda *args: self._gemm(ctypes.c_double, *args)
+
+    def _gemm(self, ctype, handle, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
+        self.calls.append((transa, transb, m, n, k))
+        op = lambda x, t: x.T if t == cuda_graphs.OP_T else x  # noqa: E731
+        first = column_major(a.value, ctype, *((k, m) if transa else (m, k)), lda)
+        second = column_major(b.value, ctype, *((n, k) if transb else (k, n)), ldb)
+        out = column_major(c.value, ctype, m, n, ldc)
+        product = alpha._obj.value * (op(first, transa) @ op(second, transb))
+        out[...] = product if beta._obj.value == 0 else product + beta._obj.value * out  # β = 0: C is not read
+        return 0
+
+
+@pytest.fixture
+def handle(monkeypatch):
+    library = StandInCublas()
+    monkeypatch.setattr(cuda_graphs, "_loaded_library", lambda stem: library)
+    stream = type("Stream", (), {"ptr": 0})()
+    return cuda_graphs.CublasHandle(StandInCuPy(), stream), library
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("trans_a, trans_b", [(False, False), (True, False), (False, True), (True, True)])
+def test_matmul_through_the_handle_is_a_at_b(handle, dtype, trans_a, trans_b):
+    """Plain operands and transposed views (the layers' x.T @ dz and dz @ w.T) give a @ b, the
+    views passed as their C-contiguous base with the transpose flag, not copied."""
+    handle, library = handle
+    r = np.random.default_rng(0)
+    a = host(r.standard_normal((7, 5) if trans_a else (5, 7)).astype(dtype))
+    b = host(r.standard_normal((3, 7) if trans_b else (7, 3)).astype(dtype))
+    a, b = (a.T if trans_a else a), (b.T if trans_b else b)
+    np.testing.assert_allclose(handle.matmul(a, b), np.asarray(a) @ np.asarray(b), rtol=1e-6)
+    assert library.calls[-1][:2] == (int(trans_b), int(trans_a))
+
+
+def test_an_operand_neither_c_nor_f_contiguous_is_copied_first(handle):
+    handle, _ = handle
+    a = host(np.arange(40.0).reshape(5, 8))[:, ::2]
+    b = host(np.ones((4, 2)))
+    np.testing.assert_allclose(handle.matmul(a, b), np.asarray(a) @ np.asarray(b))
+
+
+def test_what_the_captured_step_cannot_multiply_is_refused(handle):
+    handle, _ = handle
+    with pytest.raises(TypeError, match="2-D float32/float64"):
+        handle.matmul(host(np.ones((2, 3, 4))), host(np.ones((4, 2))))
+    with pytest.raises(ValueError, match="inner sizes differ"):
+        handle.matmul(host(np.ones((2, 3))), host(np.ones((4, 2))))
+
+
+def test_graphs_are_off_unless_asked_for_and_only_on_cupy(monkeypatch):
+    import nnback
+
+    monkeypatch.setenv("NNBACK_CUDA_GRAPH", "1")
+    assert nnback.get_backend("cpu").step_graphs() is None
+    monkeypatch.delenv("NNBACK_CUDA_GRAPH")
+    assert nnback.get_backend("cpu").step_graphs() is None
