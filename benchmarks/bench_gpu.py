@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import nnback  # noqa: E402
 from nnback.runner import DataInfo, TrainConfig, Trainer  # noqa: E402
-from nnback.training import Batches, train_step  # noqa: E402
+from nnback.training import Batches, Position, StepInputs, train_epoch, train_step  # noqa: E402
 
 SIZES = [784, 1024, 1024, 10]
 CASES = {"batch128": 128, "batch1024": 1024, "fullbatch": None}
@@ -56,6 +56,26 @@ class NnbackRunner:
 
     def accuracy(self) -> float:
         return nnback.evaluate(self.model, self.loss, *self.test)["accuracy"]
+
+
+class NnbackGraphRunner(NnbackRunner):
+    """The same network through the training loop, its steps captured as CUDA graphs and replayed
+    (``cuda_graphs.py``, experimental)."""
+
+    def __init__(self, backend, data, batch_size):
+        super().__init__(backend, data, batch_size)
+        from nnback.cuda_graphs import StepGraphs
+
+        self.graphs = StepGraphs()
+        self.inputs = StepInputs.like(self.model.parameters()[0], self.graphs)
+        self.position = Position()
+
+    def epoch(self) -> float:
+        with self.graphs.context():
+            train_epoch(self.model, self.loss, self.optimizer, self.batches, self.position, inputs=self.inputs)
+            total = float(self.position.loss_sum)
+        self.position.loss_sum = 0.0
+        return total
 
 
 class TorchRunner:
@@ -189,11 +209,20 @@ def main() -> None:
         row = {"batch_size": batch_size or len(data.train)}
         runner = NnbackRunner(gpu, data, batch_size)
         runners, syncs = {"nnback_cupy": runner}, {"nnback_cupy": sync}
+        try:
+            runners["nnback_cupy_graph"], syncs["nnback_cupy_graph"] = NnbackGraphRunner(gpu, data, batch_size), sync
+        except Exception as error:  # experimental: its failure is a result, not the end of the benchmark
+            row["nnback_cupy_graph"] = {"error": f"{type(error).__name__}: {error}"}
         if torch is not None:
             runners["torch_cuda"], syncs["torch_cuda"] = TorchRunner(torch, data, batch_size), torch.cuda.synchronize
         row.update(timed(runners, syncs, args.repeats))
         if torch is not None:
             row["ratio_cupy_over_torch"] = row["nnback_cupy"]["median_s"] / row["torch_cuda"]["median_s"]
+        if "median_s" in row.get("nnback_cupy_graph", {}):
+            row["nnback_cupy_graph"]["note"] = runners["nnback_cupy_graph"].graphs.note
+            row["ratio_graph_over_eager"] = row["nnback_cupy_graph"]["median_s"] / row["nnback_cupy"]["median_s"]
+            if torch is not None:
+                row["ratio_graph_over_torch"] = row["nnback_cupy_graph"]["median_s"] / row["torch_cuda"]["median_s"]
         if batch_size is not None:
             row["nnback_cupy"].update(host_enqueue_per_step(runner, cupy, steps=min(200, 50_000 // batch_size)))
         if batch_size == 128:
@@ -205,8 +234,8 @@ def main() -> None:
         numpy_runner = NnbackRunner(cpu, data, batch_size)
         row.update(timed({"nnback_numpy": numpy_runner}, {"nnback_numpy": lambda: None}, args.cpu_repeats))
         row["speedup_cupy_over_numpy"] = row["nnback_numpy"]["median_s"] / row["nnback_cupy"]["median_s"]
-        for system in ("nnback_cupy", "torch_cuda", "nnback_numpy"):
-            if system in row:
+        for system in ("nnback_cupy", "nnback_cupy_graph", "torch_cuda", "nnback_numpy"):
+            if "median_s" in row.get(system, {}):
                 row[system]["samples_per_s"] = len(data.train) / row[system]["median_s"]
                 row[system]["tflops"] = flops / row[system]["median_s"] / 1e12
         results["cases"][case] = row

@@ -30,4 +30,6 @@ step "whole suite on cupy" env NNBACK_TEST_BACKENDS=cupy \
 step "benchmark" $python benchmarks/bench_gpu.py --json "$out/bench_gpu.json"
 step "CUDA-graph probe" $python benchmarks/graph_probe.py --json "$out/graph_probe.json"
 step "nnback train --device cuda" $python -m nnback.cli train --device cuda --metrics-out "$out/train_cuda.json"
+step "the same, steps as CUDA graphs" env NNBACK_CUDA_GRAPH=1 \
+  $python -m nnback.cli train --device cuda --metrics-out "$out/train_cuda_graph.json"
 exit $status

@@ -114,10 +114,15 @@ class StepGraphs:
         self.cupy, self.capture = cupy, capture
         self.stream = cupy.cuda.Stream(non_blocking=True)
         self.cublas = CublasHandle(cupy, self.stream)
-        self.pool = cupy.cuda.MemoryPool()
+        self.note: str | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every graph (they read the buffers of the steps they were captured from) and
+        their pool."""
+        self.pool = self.cupy.cuda.MemoryPool()
         self.graphs: dict = {}
         self.warm: set = set()
-        self.note: str | None = None
 
     @contextmanager
     def context(self) -> Iterator[None]:

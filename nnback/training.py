@@ -143,8 +143,11 @@ class StepInputs:
 
     @classmethod
     def like(cls, parameter, graphs=None) -> "StepInputs":
-        """Buffers on the device of the model's ``parameter``, the running loss in its dtype."""
+        """Buffers on the device of the model's ``parameter``, the running loss in its dtype.
+        ``graphs`` is reset: graphs captured with other buffers must never replay with these."""
         xp, device = array_namespace(parameter), device_of(parameter)
+        if graphs is not None:
+            graphs.reset()
         return cls(DeviceKey.buffer(xp, device), xp.zeros((), dtype=parameter.dtype, device=device), graphs=graphs)
 
     def load(self, index, key: int, loss_sum):

@@ -131,7 +131,11 @@ class ReplayGraphs:
     not through a device buffer, replays stale and the weights come out different."""
 
     def __init__(self):
-        self.recorded, self.warm, self.replays, self.note = {}, set(), 0, None
+        self.replays, self.note = 0, None
+        self.reset()
+
+    def reset(self):
+        self.recorded, self.warm = {}, set()
 
     def context(self):
         from contextlib import nullcontext
