@@ -80,6 +80,11 @@ class CublasHandle:
         if status != 0:
             raise RuntimeError(f"{what} returned cuBLAS status {status}")
 
+    def __del__(self):
+        handle = getattr(self, "handle", None)
+        if handle is not None and handle.value:
+            self.lib.cublasDestroy_v2(handle)
+
     def matmul(self, a, b):
         """``a @ b``; a transposed view (F-contiguous) is passed as its C-contiguous base with the
         transpose flag, so the layers' ``x.T @ dz`` and ``dz @ w.T`` need no copy."""

@@ -55,6 +55,7 @@ class StandInCublas:
     def __init__(self):
         self.calls = []
         self.cublasCreate_v2 = self.cublasSetStream_v2 = self.cublasSetWorkspace_v2 = lambda *args: 0
+        self.cublasDestroy_v2 = lambda *args: 0
         self.cublasSgemm_v2 = lambda *args: self._gemm(ctypes.c_float, *args)
         self.cublasDgemm_v2 = lambda *args: self._gemm(ctypes.c_double, *args)
 
