@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from array_api_compat import array_namespace
+from .arrays import array_namespace
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 from functools import partial
 
-from array_api_compat import array_namespace
 from array_api_compat import device as device_of
 
+from .arrays import array_namespace
 from .rng import random_integers, stream_key, uniform
 
 MNIST_SHAPE = (28, 28)

@@ -21,9 +21,10 @@ import time
 from dataclasses import replace
 
 import numpy as np
-from array_api_compat import array_namespace, is_cupy_array
+from array_api_compat import is_cupy_array
 from array_api_compat import device as device_of
 
+from .arrays import array_namespace
 from .backend import get_backend, to_numpy
 from .training import Evaluation, evaluate
 

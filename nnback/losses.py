@@ -19,9 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from array_api_compat import array_namespace
 from array_api_compat import device as device_of
 
+from .arrays import array_namespace
 from .activations import ACTIVATIONS, Activation
 
 

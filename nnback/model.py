@@ -7,12 +7,14 @@ so there is nothing to zero and nothing to forget.
 
 from __future__ import annotations
 
-from array_api_compat import array_namespace
+import operator
+
 from array_api_compat import device as device_of
 
+from .arrays import array_namespace
 from .activations import Activation, get_activation
 from .initializers import initial_parameters
-from .products import matmul
+from .products import current
 from .rng import keep_mask, stream_key
 
 
@@ -27,13 +29,13 @@ class Dense:
     def shape(self) -> tuple[int, int]:
         return (int(self.w.shape[0]), int(self.w.shape[1]))
 
-    def forward(self, x):
-        """x (batch, n_in) → (batch, n_out)."""
+    def forward(self, x, matmul=operator.matmul):
+        """x (batch, n_in) → (batch, n_out); ``matmul`` computes the product (``products.py``)."""
         z = matmul(x, self.w)
         z += self.b
         return z
 
-    def backward(self, x, dz, need_dx: bool = True):
+    def backward(self, x, dz, need_dx: bool = True, matmul=operator.matmul):
         """Set ``dw``, ``db`` from the layer input x and dL/dz (batch, n_out); return dL/dx
         (skipped for the first layer, whose input is the data)."""
         xp = array_namespace(dz)
@@ -99,7 +101,7 @@ class MLP:
         dropout with masks drawn from that key (the same masks on every backend).
         """
         inputs, outputs, masks = [], [], []
-        z = x
+        z, matmul = x, current()
         for i, layer in enumerate(self.layers):
             if i > 0:
                 x = self.hidden[i - 1].forward(z)
@@ -110,7 +112,7 @@ class MLP:
                 x = x * mask
             masks.append(mask)
             inputs.append(x)
-            z = layer.forward(x)
+            z = layer.forward(x, matmul)
         if train:
             self._inputs, self._outputs, self._masks = inputs, outputs, masks
         return z
@@ -120,8 +122,9 @@ class MLP:
         inputs, outputs, masks = self._inputs, self._outputs, self._masks
         self._inputs, self._outputs, self._masks = [], [], []
         assert len(inputs) == len(self.layers), "backward() needs a forward(train=True) first"
+        matmul = current()
         for i in range(len(self.layers) - 1, -1, -1):
-            dx = self.layers[i].backward(inputs[i], dz, need_dx=i > 0)
+            dx = self.layers[i].backward(inputs[i], dz, need_dx=i > 0, matmul=matmul)
             if i > 0:
                 if masks[i] is not None:
                     dx *= masks[i]  # dx is this step's own fresh array

@@ -27,8 +27,10 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from array_api_compat import array_namespace, is_numpy_namespace
+from array_api_compat import is_numpy_namespace
 from array_api_compat import device as device_of
+
+from .arrays import array_namespace
 
 BLOCK = 32_768  # elements; a block's few float32 temporaries fit a 1-2 MiB L2 cache
 # Below this many elements a thread handoff (~30 µs) costs about what the second core would save.

@@ -21,6 +21,11 @@ def matmul(a, b):
     return _product.get()(a, b)
 
 
+def current() -> Callable:
+    """The product :func:`matmul` uses now (fetch it once for several products)."""
+    return _product.get()
+
+
 @contextmanager
 def using(product: Callable) -> Iterator[None]:
     """Compute every :func:`matmul` inside the block with ``product(a, b)``."""

@@ -15,8 +15,10 @@ streams never overlap in practice: on the host as Python ints, or on the device 
 
 from __future__ import annotations
 
-from array_api_compat import array_namespace, is_torch_namespace
+from array_api_compat import is_torch_namespace
 from array_api_compat import device as device_of
+
+from .arrays import array_namespace
 
 _GAMMA = 0x9E3779B97F4A7C15  # 2^64 / golden ratio, odd: n·γ visits every uint64 before repeating
 _MIX1, _MIX2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
@@ -80,29 +82,35 @@ def _counters(xp, shape: tuple[int, ...], key, dtype, device, batch_axis: int):
 # --- keys held on the device ------------------------------------------------------------------
 class DeviceKey:
     """A key whose 64 bits live in a (1,) device array: uint64, or int64 holding the same bits
-    where uint64 arithmetic is missing (PyTorch). ``start``/``total`` are a :class:`ShardKey`'s
-    rows (``total`` None: the whole batch). Keys derived from it are computed on the device."""
+    where uint64 arithmetic is missing (PyTorch; ``signed``). ``start``/``total`` are a
+    :class:`ShardKey`'s rows (``total`` None: the whole batch). Keys derived from it are computed
+    on the device."""
 
-    def __init__(self, bits, start: int = 0, total: int | None = None):
+    def __init__(self, bits, start: int = 0, total: int | None = None, signed: bool | None = None):
         self.bits, self.start, self.total = bits, int(start), total
+        self.signed = _is_signed(bits) if signed is None else signed
 
-    @staticmethod
-    def buffer(xp, device):
-        """A (1,) array to hold a key's bits, refilled in place by :meth:`fill`."""
-        return xp.zeros((1,), dtype=xp.int64 if is_torch_namespace(xp) else xp.uint64, device=device)
+    @classmethod
+    def on(cls, xp, device) -> "DeviceKey":
+        """A key buffer on ``device`` (zero until :meth:`set`)."""
+        signed = is_torch_namespace(xp)
+        return cls(xp.zeros((1,), dtype=xp.int64 if signed else xp.uint64, device=device), signed=signed)
 
-    @staticmethod
-    def fill(buffer, key: int) -> None:
-        """Write the host key ``key`` into ``buffer`` in place."""
-        buffer[...] = _signed(int(key)) if _is_signed(buffer) else int(key)
+    def set(self, key: int) -> None:
+        """Write the host key ``key`` into the buffer in place."""
+        self.bits[...] = _signed(int(key)) if self.signed else int(key)
+
+    def rows(self, start: int, total: int) -> "DeviceKey":
+        """The same buffer as the key of rows ``start ..`` of a batch of ``total``."""
+        return DeviceKey(self.bits, start, total, self.signed)
 
     def derive(self, parts) -> "DeviceKey":
         """``stream_key(self, *parts)`` on the device: the host's mixing in array operations."""
-        signed = _is_signed(self.bits)
+        signed = self.signed
         z = _mix_bits(self.bits * _constant(_GAMMA, signed) + _constant(_GAMMA, signed), signed)
         for part in parts:
             z = _mix_bits(z + _constant(((int(part) & _MASK64) * _GAMMA + _GAMMA) & _MASK64, signed), signed)
-        return DeviceKey(z, self.start, self.total)
+        return DeviceKey(z, self.start, self.total, signed)
 
 
 def _is_signed(bits) -> bool:

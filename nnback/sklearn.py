@@ -22,7 +22,7 @@ import numbers
 import warnings
 
 import numpy as np
-from array_api_compat import array_namespace, is_cupy_array, is_torch_array
+from array_api_compat import is_cupy_array, is_torch_array
 from array_api_compat import device as device_of
 
 try:
@@ -34,6 +34,7 @@ try:
 except ImportError:  # pragma: no cover - exercised only without scikit-learn
     raise ImportError('nnback.sklearn needs scikit-learn; install it with: pip install "nnback[sklearn]"') from None
 
+from .arrays import array_namespace
 from .backend import get_backend, host_dtype, seeded_generators, to_numpy
 from .config import ConfigError, TrainConfig
 from .losses import one_hot

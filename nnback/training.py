@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Callable
 
-from array_api_compat import array_namespace
 from array_api_compat import device as device_of
 
+from .arrays import array_namespace
 from .rng import DeviceKey, stream_key
 
 AUGMENT_STREAM = 1 << 20  # the augmentation's key within a step's key (dropout uses layer numbers)
@@ -68,6 +68,7 @@ class Batches:
     shard: tuple[int, int] | None = None  # (rank, ranks): yield only this rank's rows of each batch
     w: Any = None  # per-sample loss weights, cut into batches with x and y
     shuffle: bool = True
+    _xp: Any = field(default=None, init=False, repr=False, compare=False)  # the data's namespace, once
 
     @property
     def n(self) -> int:
@@ -98,7 +99,7 @@ class Batches:
         """Yield (index, first, rows) for one pass: the device row indices of this rank's part
         ``first .. first + len(index)`` of each batch of ``rows``. In full batch ``index`` is a
         slice instead (None: every row), as the data needs no gather then."""
-        xp = array_namespace(self.x, self.y)
+        xp = self._xp = array_namespace(self.x, self.y)
         if self.batch_size is None and self.shard is None:
             yield None, 0, self.n
             return
@@ -123,7 +124,7 @@ class Batches:
             return self.x, self.y, self.w
         if isinstance(index, slice):
             return self.x[index, :], self.y[index], None if self.w is None else self.w[index]
-        xp = array_namespace(self.x, self.y)
+        xp = self._xp or array_namespace(self.x, self.y)
         wb = None if self.w is None else xp.take(self.w, index, axis=0)
         return xp.take(self.x, index, axis=0), xp.take(self.y, index, axis=0), wb
 
@@ -136,7 +137,7 @@ class StepInputs:
     in place. The learning rate and Adam's factors are the optimizer's own device scalars. One
     object serves a whole :func:`fit`; ``graphs`` is the backend's step capture, if any."""
 
-    key: Any
+    key: DeviceKey
     loss_sum: Any
     index: dict = field(default_factory=dict)
     graphs: Any = None
@@ -148,13 +149,13 @@ class StepInputs:
         xp, device = array_namespace(parameter), device_of(parameter)
         if graphs is not None:
             graphs.reset()
-        return cls(DeviceKey.buffer(xp, device), xp.zeros((), dtype=parameter.dtype, device=device), graphs=graphs)
+        return cls(DeviceKey.on(xp, device), xp.zeros((), dtype=parameter.dtype, device=device), graphs=graphs)
 
     def load(self, index, key: int, loss_sum):
         """Refill the buffers for the next step: ``index`` (None or a slice: no gather needed), the
         host key, and the running loss when the caller's sum (``position.loss_sum``) is not this
         one (a new run, or a report that set it to 0.0); return the index buffer."""
-        DeviceKey.fill(self.key, key)
+        self.key.set(key)
         if loss_sum is not self.loss_sum:
             self.loss_sum[...] = loss_sum
         if index is None or isinstance(index, slice):
@@ -338,13 +339,13 @@ def train_epoch(model, loss, optimizer, batches: Batches, position: Position, *,
             optimizer.lr = schedule(position.epoch + position.step / steps)
         index = inputs.load(index, stream_key(noise_seed, position.epoch, position.step), position.loss_sum)
         position.loss_sum = inputs.loss_sum
-        step = partial(_step, model, loss, optimizer, batches, inputs, index, first, rows, augment, reduce)
         if inputs.graphs is None:
-            step(train_step)
+            _step(model, loss, optimizer, batches, inputs, index, first, rows, augment, reduce, train_step)
         else:  # the host's part here, the device's part captured once per batch shape, then replayed
             optimizer.begin_step(model.parameters())
             shape = index if index is None or isinstance(index, slice) else int(index.shape[0])
-            inputs.graphs.run((shape, first, rows), partial(step, device_step))
+            inputs.graphs.run((shape, first, rows), partial(_step, model, loss, optimizer, batches, inputs, index,
+                                                           first, rows, augment, reduce, device_step))
         position.loss_steps += 1
         position.step += 1
         if on_step is not None:
@@ -362,7 +363,7 @@ def _step(model, loss, optimizer, batches: Batches, inputs: StepInputs, index, f
     :func:`device_step` under a graph), and the running loss, summed in place."""
     xb, yb, wb = batches.gather(index)
     # A shard's rows draw the noise they get in the whole batch.
-    key = DeviceKey(inputs.key, first, rows if batches.shard is not None else None)
+    key = inputs.key if batches.shard is None else inputs.key.rows(first, rows)
     if augment is not None and xb.shape[0]:
         xb = augment(xb, stream_key(key, AUGMENT_STREAM))
     share = xb.shape[0] / rows

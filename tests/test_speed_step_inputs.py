@@ -21,9 +21,9 @@ KEY = rng.stream_key(3, 1, 4)
 
 
 def device_key(backend, key: int, start: int = 0, total: int | None = None) -> rng.DeviceKey:
-    buffer = rng.DeviceKey.buffer(backend.xp, backend.device)
-    rng.DeviceKey.fill(buffer, key)
-    return rng.DeviceKey(buffer, start, total)
+    device_key = rng.DeviceKey.on(backend.xp, backend.device)
+    device_key.set(key)
+    return device_key if total is None else device_key.rows(start, total)
 
 
 @pytest.mark.parametrize("parts", [(), (0,), (7, AUGMENT_STREAM), (2**64 - 1, 5, 6)])
