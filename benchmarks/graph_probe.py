@@ -9,7 +9,7 @@ buffer refilled before each step (as ``training.StepInputs`` does). Routes tried
 
 1. CuPy's own matmul inside stream capture. CuPy (11 to at least 14.2) refuses: its cuBLAS binding
    raises NotImplementedError from ``setStream`` while the stream is capturing.
-2. A cuBLAS handle of our own, made through ctypes from the libcublas CuPy has loaded, its stream
+2. A cuBLAS handle of our own (``nnback.cuda_graphs.CublasHandle``, through ctypes), its stream
    and workspace set *before* capture begins, the step's GEMMs called through it; a private CuPy
    memory pool, warmed by one eager step, serves the capture and lives as long as the graph.
 
@@ -17,13 +17,13 @@ For route 2 it checks replay against eager steps through the same handle bit for
 through CuPy's matmul against the own handle), then times a step at batch 128 and 1024: CuPy eager,
 own-handle eager, graph replay, and where PyTorch is installed, PyTorch eager and PyTorch with its
 step in a CUDA graph (``torch.cuda.graph``). Every failure is recorded in the JSON, never raised.
-Without a GPU only the host check of the GEMM argument mapping runs.
+It is independent of nnback's training loop (whose own graphs ``bench_gpu.py`` times), so that a
+failure there can be told from a failure of the route itself.
 """
 
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import os
 import platform
@@ -34,94 +34,12 @@ import traceback
 
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from nnback.cuda_graphs import CublasHandle  # noqa: E402
+
 SIZES = [784, 1024, 1024, 10]
 N_TRAIN = 50_000
 LR, MOMENTUM = 0.05, 0.9
-OP_N, OP_T = 0, 1  # cublasOperation_t
-
-
-# --- the GEMM argument mapping (host-checked) --------------------------------------------------
-def gemm_arguments(a_shape, b_shape, trans_a: bool, trans_b: bool) -> dict:
-    """cuBLAS arguments for the row-major C = op(A) @ op(B) of C-contiguous A and B.
-
-    cuBLAS is column-major, and a row-major matrix read column-major is its transpose, so it
-    computes Cᵀ = op(B)ᵀ·op(A)ᵀ: B is passed first, A second, each with its row length as the
-    leading dimension, and each transposed exactly when it is transposed in the row-major product.
-    """
-    m, k = (a_shape[1], a_shape[0]) if trans_a else (a_shape[0], a_shape[1])
-    k_b, n = (b_shape[1], b_shape[0]) if trans_b else (b_shape[0], b_shape[1])
-    if k != k_b:
-        raise ValueError(f"inner sizes differ: {a_shape}{'ᵀ' if trans_a else ''} @ {b_shape}{'ᵀ' if trans_b else ''}")
-    return {"transa": OP_T if trans_b else OP_N, "transb": OP_T if trans_a else OP_N, "m": n, "n": m, "k": k,
-            "lda": b_shape[1], "ldb": a_shape[1], "ldc": n, "shape": (m, n)}
-
-
-def emulated_gemm(a: np.ndarray, b: np.ndarray, trans_a: bool, trans_b: bool) -> np.ndarray:
-    """What cuBLAS would compute from ``gemm_arguments``, emulated with column-major views of the
-    row-major buffers: the check that the mapping is right, runnable without a GPU."""
-    g = gemm_arguments(a.shape, b.shape, trans_a, trans_b)
-
-    def column_major(buffer, rows, cols, ld):
-        return buffer.ravel()[: ld * cols].reshape(cols, ld).T[:rows, :]
-
-    first = column_major(b, g["k"] if g["transa"] else g["m"], g["m"] if g["transa"] else g["k"], g["lda"])
-    second = column_major(a, g["n"] if g["transb"] else g["k"], g["k"] if g["transb"] else g["n"], g["ldb"])
-    product = (first.T if g["transa"] else first) @ (second.T if g["transb"] else second)  # (m, n) column-major
-    out = np.empty(g["shape"], dtype=a.dtype)
-    column_major(out, g["m"], g["n"], g["ldc"])[...] = product
-    return out
-
-
-def check_mapping() -> None:
-    r = np.random.default_rng(0)
-    for trans_a in (False, True):
-        for trans_b in (False, True):
-            a = r.standard_normal((5, 3) if trans_a else (3, 5))
-            b = r.standard_normal((4, 5) if trans_b else (5, 4))
-            expected = (a.T if trans_a else a) @ (b.T if trans_b else b)
-            np.testing.assert_allclose(emulated_gemm(a, b, trans_a, trans_b), expected, rtol=1e-12)
-
-
-# --- route 2: a cuBLAS handle of our own ---------------------------------------------------------
-def loaded_library(stem: str) -> ctypes.CDLL:
-    """The copy of ``stem`` (e.g. libcublas) this process has already loaded (CuPy's)."""
-    with open("/proc/self/maps") as maps:
-        for line in maps:
-            path = line.split()[-1]
-            if os.path.basename(path).startswith(stem + ".so"):
-                return ctypes.CDLL(path)
-    return ctypes.CDLL(stem + ".so")
-
-
-class OwnCublas:
-    """A cuBLAS handle bound to ``stream`` with a fixed workspace, set up before any capture."""
-
-    def __init__(self, cupy, stream, workspace_bytes: int = 32 << 20):
-        self.cupy = cupy
-        self.lib = loaded_library("libcublas")
-        self.handle = ctypes.c_void_p()
-        self._check(self.lib.cublasCreate_v2(ctypes.byref(self.handle)), "cublasCreate")
-        self._check(self.lib.cublasSetStream_v2(self.handle, ctypes.c_void_p(stream.ptr)), "cublasSetStream")
-        self.workspace = cupy.empty(workspace_bytes, dtype=cupy.uint8)
-        self._check(self.lib.cublasSetWorkspace_v2(self.handle, ctypes.c_void_p(self.workspace.data.ptr),
-                                                   ctypes.c_size_t(workspace_bytes)), "cublasSetWorkspace")
-        self.scalars = {np.float32: (ctypes.c_float(1.0), ctypes.c_float(0.0), self.lib.cublasSgemm_v2),
-                        np.float64: (ctypes.c_double(1.0), ctypes.c_double(0.0), self.lib.cublasDgemm_v2)}
-
-    @staticmethod
-    def _check(status: int, what: str) -> None:
-        if status != 0:
-            raise RuntimeError(f"{what} returned cuBLAS status {status}")
-
-    def matmul(self, a, b, trans_a: bool = False, trans_b: bool = False):
-        g = gemm_arguments(a.shape, b.shape, trans_a, trans_b)
-        out = self.cupy.empty(g["shape"], dtype=a.dtype)
-        one, zero, gemm = self.scalars[a.dtype.type]
-        pointer = lambda array: ctypes.c_void_p(array.data.ptr)  # noqa: E731
-        self._check(gemm(self.handle, g["transa"], g["transb"], g["m"], g["n"], g["k"], ctypes.byref(one),
-                         pointer(b), g["lda"], pointer(a), g["ldb"], ctypes.byref(zero), pointer(out), g["ldc"]),
-                    "cublasGemm")
-        return out
 
 
 # --- the step -----------------------------------------------------------------------------------
@@ -169,10 +87,10 @@ class Step:
         grads = [None] * len(self.params)
         for i in range(len(self.params) - 2, -1, -2):
             a = inputs[i // 2]
-            grads[i] = mm(a, dz, trans_a=True)
+            grads[i] = mm(a.T, dz)
             grads[i + 1] = mm(self.ones, dz).reshape(-1)
             if i:
-                dz = mm(dz, self.params[i], trans_b=True) * (a > 0.0)
+                dz = mm(dz, self.params[i].T) * (a > 0.0)
         for p, v, g in zip(self.params, self.velocity, grads):
             v *= MOMENTUM
             v += g
@@ -231,64 +149,66 @@ def probe_cupy(steps: int) -> dict:
     (x @ x[:SIZES[0], :]).sum()  # loads cuBLAS
     cp.cuda.Device().synchronize()
 
-    # Route 1: CuPy's matmul inside capture.
-    probe = Step(cp, x, y, 128, lambda a, b, trans_a=False, trans_b=False: (a.T if trans_a else a) @ (b.T if trans_b else b))
-    try:
-        graph, _ = capture(cp, probe, stream)
-        result["route1_cupy_matmul"] = "captured"
-    except Exception as error:  # noqa: BLE001 - the answer is the error
-        result["route1_cupy_matmul"] = f"{type(error).__name__}: {error}"
-    stream.synchronize()
-
-    # Route 2: an own handle.
-    try:
-        own = OwnCublas(cp, stream)
-    except Exception as error:  # noqa: BLE001
-        result["route2_own_handle"] = f"no handle: {type(error).__name__}: {error}"
-        return result
-    cupy_mm = probe.matmul
-    for batch in (128, 1024):
-        case: dict = {}
-        result[f"batch{batch}"] = case
-        order = epoch_order(cp, batch)
+    # Everything on one stream: a stream of its own does not wait for the default stream.
+    with stream:
+        # Route 1: CuPy's matmul inside capture.
+        probe = Step(cp, x, y, 128, lambda a, b: a @ b)
         try:
-            eager = Step(cp, x, y, batch, cupy_mm)
-            own_eager = Step(cp, x, y, batch, own.matmul)
-            start = eager.snapshot()
-            own_eager.restore(start)
-            with stream:
-                for s in range(5):
-                    eager.index[...] = order[s * batch : (s + 1) * batch]
-                    own_eager.index[...] = eager.index
-                    eager()
-                    own_eager()
-            stream.synchronize()
-            diffs = [float(cp.max(cp.abs(a - b))) for a, b in zip(eager.params, own_eager.params)]
-            case["own_handle_vs_cupy_matmul_max_abs_diff_after_5_steps"] = max(diffs)
+            graph, _ = capture(cp, probe, stream)
+            result["route1_cupy_matmul"] = "captured"
+        except Exception as error:  # noqa: BLE001 - the answer is the error
+            result["route1_cupy_matmul"] = f"{type(error).__name__}: {error}"
+        stream.synchronize()
 
-            graphed = Step(cp, x, y, batch, own.matmul)
-            graphed.restore(start)
-            graph, pool = capture(cp, graphed, stream)  # the warm-up step moved the parameters
-            graphed.restore(start)
-            own_eager.restore(start)
-            with stream:
-                for s in range(5):
-                    graphed.index[...] = order[s * batch : (s + 1) * batch]
-                    own_eager.index[...] = graphed.index
-                    graph.launch(stream)
-                    own_eager()
-            stream.synchronize()
-            case["replay_equals_eager_bitwise"] = all(
-                bool(cp.all(a == b)) for a, b in zip(graphed.params + graphed.velocity, own_eager.params + own_eager.velocity))
-            case["ms_per_step"] = {
-                "cupy_eager": time_steps(cp, eager, order, eager, stream, steps),
-                "own_handle_eager": time_steps(cp, own_eager, order, own_eager, stream, steps),
-                "graph_replay": time_steps(cp, graphed, order, lambda: graph.launch(stream), stream, steps),
-            }
-            case["graph_pool_bytes"] = pool.total_bytes()
+        # Route 2: an own handle.
+        try:
+            own = CublasHandle(cp, stream)
         except Exception as error:  # noqa: BLE001
-            case["error"] = f"{type(error).__name__}: {error}"
-            case["traceback"] = traceback.format_exc(limit=4)
+            result["route2_own_handle"] = f"no handle: {type(error).__name__}: {error}"
+            return result
+        cupy_mm = probe.matmul
+        for batch in (128, 1024):
+            case: dict = {}
+            result[f"batch{batch}"] = case
+            order = epoch_order(cp, batch)
+            try:
+                eager = Step(cp, x, y, batch, cupy_mm)
+                own_eager = Step(cp, x, y, batch, own.matmul)
+                start = eager.snapshot()
+                own_eager.restore(start)
+                with stream:
+                    for s in range(5):
+                        eager.index[...] = order[s * batch : (s + 1) * batch]
+                        own_eager.index[...] = eager.index
+                        eager()
+                        own_eager()
+                stream.synchronize()
+                diffs = [float(cp.max(cp.abs(a - b))) for a, b in zip(eager.params, own_eager.params)]
+                case["own_handle_vs_cupy_matmul_max_abs_diff_after_5_steps"] = max(diffs)
+
+                graphed = Step(cp, x, y, batch, own.matmul)
+                graphed.restore(start)
+                graph, pool = capture(cp, graphed, stream)  # the warm-up step moved the parameters
+                graphed.restore(start)
+                own_eager.restore(start)
+                with stream:
+                    for s in range(5):
+                        graphed.index[...] = order[s * batch : (s + 1) * batch]
+                        own_eager.index[...] = graphed.index
+                        graph.launch(stream)
+                        own_eager()
+                stream.synchronize()
+                case["replay_equals_eager_bitwise"] = all(
+                    bool(cp.all(a == b)) for a, b in zip(graphed.params + graphed.velocity, own_eager.params + own_eager.velocity))
+                case["ms_per_step"] = {
+                    "cupy_eager": time_steps(cp, eager, order, eager, stream, steps),
+                    "own_handle_eager": time_steps(cp, own_eager, order, own_eager, stream, steps),
+                    "graph_replay": time_steps(cp, graphed, order, lambda: graph.launch(stream), stream, steps),
+                }
+                case["graph_pool_bytes"] = pool.total_bytes()
+            except Exception as error:  # noqa: BLE001
+                case["error"] = f"{type(error).__name__}: {error}"
+                case["traceback"] = traceback.format_exc(limit=4)
     return result
 
 
@@ -356,8 +276,7 @@ def main(argv=None) -> int:
     parser.add_argument("--json", help="write the results here")
     parser.add_argument("--steps", type=int, default=200, help="timed steps per variant")
     args = parser.parse_args(argv)
-    check_mapping()
-    result: dict = {"host": platform.node(), "gemm_mapping": "checked on the host"}
+    result: dict = {"host": platform.node()}
     try:
         import cupy
 
