@@ -8,6 +8,7 @@ arrays asks the arrays for their namespace. CuPy is imported only when ``"cuda"`
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +53,12 @@ class Backend:
             return None
         from .cuda_graphs import StepGraphs
 
-        return StepGraphs()
+        try:
+            return StepGraphs()
+        except Exception as error:  # no cuBLAS handle of our own: the steps run eagerly, said once
+            warnings.warn(f"training steps run eagerly: no CUDA graphs ({type(error).__name__}: {error})",
+                          RuntimeWarning, stacklevel=2)
+            return None
 
     @property
     def dtype_name(self) -> str:
