@@ -114,3 +114,18 @@ def test_graphs_are_off_unless_asked_for_and_only_on_cupy(monkeypatch):
     assert nnback.get_backend("cpu").step_graphs() is None
     monkeypatch.delenv("NNBACK_CUDA_GRAPH")
     assert nnback.get_backend("cpu").step_graphs() is None
+
+
+def test_without_a_cublas_handle_of_its_own_the_run_is_eager_and_says_so(monkeypatch):
+    import dataclasses
+
+    import nnback
+
+    def no_library(*args, **kwargs):
+        raise OSError("libcublas.so: cannot open shared object file")
+
+    monkeypatch.setenv("NNBACK_CUDA_GRAPH", "1")
+    monkeypatch.setattr(cuda_graphs, "StepGraphs", no_library)
+    named_cupy = dataclasses.replace(nnback.get_backend("cpu"), name="cupy")
+    with pytest.warns(RuntimeWarning, match="training steps run eagerly: no CUDA graphs .OSError: libcublas"):
+        assert named_cupy.step_graphs() is None
