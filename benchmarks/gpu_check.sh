@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The GPU check: on a machine with one NVIDIA GPU and CuPy, run nnback's CUDA tests (parity with
 # NumPy included), the whole test suite on the cupy backend, the GPU benchmark and one end-to-end
-# `nnback train --device cuda`, and the CUDA-graph probe (can CuPy capture the step, what replay
-# buys, PyTorch eager and graphed beside it), writing everything as JSON/XML/logs into OUTDIR.
+# `nnback train --device cuda`, the CUDA-graph probe (can CuPy capture the step, what replay buys,
+# PyTorch eager and graphed beside it), and the experimental paths switched on (NNBACK_CUDA_GRAPH,
+# NNBACK_CUDA_FUSED), writing everything as JSON/XML/logs into OUTDIR.
 # Needs no network: pure-Python wheels missing there (array-api-compat, array-api-strict) can be
 # brought in .whl/ (see the device README's pip download line).
 #
@@ -28,8 +29,10 @@ step "CUDA tests" env NNBACK_PARITY_OUT="$out/parity.json" \
 step "whole suite on cupy" env NNBACK_TEST_BACKENDS=cupy \
   $python -m pytest -q -m "not slow" -x --junitxml="$out/cupy-suite.xml" tests
 step "benchmark" $python benchmarks/bench_gpu.py --json "$out/bench_gpu.json"
+step "benchmark, fused optimizer kernels" env NNBACK_CUDA_FUSED=1 \
+  $python benchmarks/bench_gpu.py --cpu-repeats 0 --json "$out/bench_gpu_fused.json"
 step "CUDA-graph probe" $python benchmarks/graph_probe.py --json "$out/graph_probe.json"
 step "nnback train --device cuda" $python -m nnback.cli train --device cuda --metrics-out "$out/train_cuda.json"
-step "the same, steps as CUDA graphs" env NNBACK_CUDA_GRAPH=1 \
+step "the same, steps as CUDA graphs with fused updates" env NNBACK_CUDA_GRAPH=1 NNBACK_CUDA_FUSED=1 \
   $python -m nnback.cli train --device cuda --metrics-out "$out/train_cuda_graph.json"
 exit $status

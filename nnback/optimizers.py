@@ -27,7 +27,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from array_api_compat import is_numpy_namespace
+from array_api_compat import is_cupy_array, is_numpy_namespace
 from array_api_compat import device as device_of
 
 from .arrays import array_namespace
@@ -163,6 +163,7 @@ class _Optimizer:
 
     weight_decay: float
     block: int | None
+    fused = True  # on CuPy with NNBACK_CUDA_FUSED=1: one kernel per parameter (False: the reference)
     _scalars: Any  # the per-step scalars (a dict of 0-d device arrays), made by prepare(); None before
     _plan_for: tuple | None  # what _plan() last planned for
 
@@ -195,8 +196,19 @@ class _Optimizer:
 
     def update(self, parameters, gradients) -> None:
         """Change ``parameters`` and the state in place from ``gradients`` (same order)."""
+        if self.fused and is_cupy_array(parameters[0]) and os.environ.get("NNBACK_CUDA_FUSED") == "1":
+            self._update_fused(parameters, gradients)  # one kernel per parameter (cuda_kernels.py)
+            return
         jobs, sizes, parallel = self._plan(parameters)
         run_blocks(lambda i, rows: self._update_block(parameters, gradients, i, rows), jobs, sizes, parallel)
+
+    def _update_fused(self, parameters, gradients) -> None:
+        """:meth:`update` as one CuPy kernel per parameter, bit for bit the same."""
+        raise NotImplementedError
+
+    def _decays(self, i: int) -> bool:
+        """Whether parameter ``i`` takes weight decay (weights, at even indices; not biases)."""
+        return self.weight_decay != 0.0 and i % 2 == 0
 
     def _plan(self, parameters) -> tuple[list, list[int], bool]:
         """The update's (parameter index, rows) jobs, their sizes, and whether threads may run
@@ -220,7 +232,7 @@ class _Optimizer:
 
     def _gradient_rows(self, p, g, i: int, rows):
         """g[rows] with L2 decay folded into weights (even i): wd·p + g, as a fresh array."""
-        if self.weight_decay == 0.0 or i % 2:
+        if not self._decays(i):
             return g[rows]
         g_rows = p[rows] * self.weight_decay
         g_rows += g[rows]
@@ -267,6 +279,13 @@ class SGD(_Optimizer):
             v_rows += g_rows
         v_rows *= lr
         _subtract(p, rows, v_rows)
+
+    def _update_fused(self, parameters, gradients) -> None:
+        from .cuda_kernels import sgd
+
+        for i, (p, g) in enumerate(zip(parameters, gradients)):
+            sgd(p, g, self.velocity[i] if self.momentum != 0.0 else None, self._scalars["lr"], self.momentum,
+                self.nesterov, self.weight_decay, self._decays(i))
 
     def state(self) -> dict:
         return {"velocity": self.velocity}
@@ -327,6 +346,13 @@ class Adam(_Optimizer):
         m_rows /= denominator
         m_rows *= self._scalars["step_size"]
         _subtract(p, rows, m_rows)
+
+    def _update_fused(self, parameters, gradients) -> None:
+        from .cuda_kernels import adam
+
+        for i, (p, g) in enumerate(zip(parameters, gradients)):
+            adam(p, g, self.m[i], self.v[i], self._scalars["step_size"], self._scalars["eps"], self.beta1, self.beta2,
+                 self.weight_decay, self._decays(i))
 
     def state(self) -> dict:
         return {"m": self.m, "v": self.v, "t": self.t}
