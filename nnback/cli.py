@@ -332,8 +332,9 @@ def _train(changes: dict, outputs: Outputs, quiet: bool, resume, preset, comm=No
     metrics = _fit(run, outputs, quiet).metrics
     unit = run.config.unit
     best = f", best at {unit} {metrics['best_epoch']}" if "best_epoch" in metrics else ""
+    rounds = run.history[-1]["epoch"]
     click.echo(
-        f"test accuracy {_percent_text(metrics['test_accuracy'])} after {run.history[-1]['epoch']} {unit}s{best} "
+        f"test accuracy {_percent_text(metrics['test_accuracy'])} after {rounds} {unit}{'s' * (rounds != 1)}{best} "
         f"({metrics['train_seconds']:.1f} s of training on {metrics['backend']} {metrics['dtype']})"
     )
     _write_outputs(run, outputs, metrics)

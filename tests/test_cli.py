@@ -143,3 +143,10 @@ def test_the_progress_bar_counts_epochs_between_reports():
             progress.step(step, 3)
         epochs.append(progress.epoch)
     assert epochs == [1, 2, 3]  # with --eval-every 3 no report comes between these epochs
+
+
+def test_the_summary_counts_one_epoch_in_the_singular(small_mnist_dir):
+    result = CliRunner().invoke(main, ["train", "--data", str(small_mnist_dir), "--epochs", "1", "--hidden", "8",
+                                       "--val-size", "100", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "after 1 epoch (" in result.output
