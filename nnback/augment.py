@@ -14,6 +14,7 @@ from functools import partial
 from array_api_compat import device as device_of
 
 from .arrays import array_namespace
+from .products import matmul
 from .rng import random_integers, stream_key, uniform
 
 MNIST_SHAPE = (28, 28)
@@ -80,7 +81,8 @@ def elastic(x, key, alpha: float = 34.0, sigma: float = 4.0, shape=MNIST_SHAPE):
     scale = min(height, width) / 28.0
     alpha, sigma = alpha * scale, max(sigma * scale, 0.5)
     field = uniform(xp, (2, n, height, width), key, x.dtype, device, batch_axis=1) * 2.0 - 1.0
-    field = _gaussian_matrix(xp, height, sigma, x.dtype, device) @ field @ _gaussian_matrix(xp, width, sigma, x.dtype, device)
+    smooth_rows, smooth_cols = (_gaussian_matrix(xp, side, sigma, x.dtype, device) for side in (height, width))
+    field = matmul(matmul(smooth_rows, field), smooth_cols)  # products.py: capturable on CuPy
     field = xp.reshape(field * alpha, (2, n, height * width))
     rows, cols = _grid(xp, shape, x.dtype, device)
     source_rows, source_cols = rows + field[0, ...], cols + field[1, ...]

@@ -72,8 +72,8 @@ class CublasHandle:
         self.workspace = cupy.empty(WORKSPACE_BYTES, dtype=cupy.uint8)
         self._check(self.lib.cublasSetWorkspace_v2(self.handle, ctypes.c_void_p(self.workspace.data.ptr),
                                                    ctypes.c_size_t(WORKSPACE_BYTES)), "cublasSetWorkspace")
-        self.gemms = {"float32": (ctypes.c_float, self.lib.cublasSgemm_v2),
-                      "float64": (ctypes.c_double, self.lib.cublasDgemm_v2)}
+        self.gemms = {"float32": (ctypes.c_float, self.lib.cublasSgemm_v2, self.lib.cublasSgemmStridedBatched),
+                      "float64": (ctypes.c_double, self.lib.cublasDgemm_v2, self.lib.cublasDgemmStridedBatched)}
 
     @staticmethod
     def _check(status: int, what: str) -> None:
@@ -86,19 +86,45 @@ class CublasHandle:
             self.lib.cublasDestroy_v2(handle)
 
     def matmul(self, a, b):
-        """``a @ b``; a transposed view (F-contiguous) is passed as its C-contiguous base with the
-        transpose flag, so the layers' ``x.T @ dz`` and ``dz @ w.T`` need no copy."""
-        if a.ndim != 2 or b.ndim != 2 or a.dtype != b.dtype or a.dtype.name not in self.gemms:
-            raise TypeError(f"the captured step's products are 2-D float32/float64; got {a.shape} @ {b.shape}")
+        """``a @ b`` for float32/float64 arrays: 2-D @ 2-D (a transposed view, F-contiguous, is
+        passed as its C-contiguous base with the transpose flag, so the layers' ``x.T @ dz`` and
+        ``dz @ w.T`` need no copy); N-D @ 2-D as one product of the stacked rows; 2-D @ N-D as a
+        strided batch (the elastic augmentation's smoothing, ``augment.py``)."""
+        if a.dtype != b.dtype or a.dtype.name not in self.gemms or a.ndim < 2 or b.ndim < 2 or min(a.ndim, b.ndim) > 2:
+            raise TypeError(f"the captured step's products are float32/float64, 2-D with 2-D or N-D; "
+                            f"got {a.shape} @ {b.shape}")
+        if a.ndim > 2:
+            rows = self.cupy.ascontiguousarray(a).reshape(-1, a.shape[-1])
+            return self.matmul(rows, b).reshape(*a.shape[:-1], b.shape[-1])
+        if b.ndim > 2:
+            return self._batched(a, b)
         a, trans_a = self._operand(a)
         b, trans_b = self._operand(b)
         g = gemm_arguments(a.shape, b.shape, trans_a, trans_b)
         out = self.cupy.empty(g["shape"], dtype=a.dtype)
-        scalar, gemm = self.gemms[a.dtype.name]
+        scalar, gemm, _ = self.gemms[a.dtype.name]
         one, zero = scalar(1.0), scalar(0.0)
         self._check(gemm(self.handle, g["transa"], g["transb"], g["m"], g["n"], g["k"], ctypes.byref(one),
                          ctypes.c_void_p(b.data.ptr), g["lda"], ctypes.c_void_p(a.data.ptr), g["ldb"],
                          ctypes.byref(zero), ctypes.c_void_p(out.data.ptr), g["ldc"]), "cublasGemm")
+        return out
+
+    def _batched(self, a, b):
+        """``a @ b[i]`` for every matrix ``b[i]`` of a stack: one strided-batched GEMM, ``a``'s
+        stride 0."""
+        a, trans_a = self._operand(a)
+        stack = self.cupy.ascontiguousarray(b)
+        k, n = stack.shape[-2:]
+        g = gemm_arguments(a.shape, (k, n), trans_a, False)
+        count = stack.size // (k * n)
+        out = self.cupy.empty((*stack.shape[:-2], g["shape"][0], n), dtype=a.dtype)
+        scalar, _, batched = self.gemms[a.dtype.name]
+        one, zero = scalar(1.0), scalar(0.0)
+        self._check(batched(self.handle, g["transa"], g["transb"], g["m"], g["n"], g["k"], ctypes.byref(one),
+                            ctypes.c_void_p(stack.data.ptr), g["lda"], ctypes.c_longlong(k * n),
+                            ctypes.c_void_p(a.data.ptr), g["ldb"], ctypes.c_longlong(0), ctypes.byref(zero),
+                            ctypes.c_void_p(out.data.ptr), g["ldc"], ctypes.c_longlong(g["shape"][0] * n), count),
+                    "cublasGemmStridedBatched")
         return out
 
     def _operand(self, x):
@@ -119,15 +145,15 @@ class StepGraphs:
         self.cupy, self.capture = cupy, capture
         self.stream = cupy.cuda.Stream(non_blocking=True)
         self.cublas = CublasHandle(cupy, self.stream)
-        self.note: str | None = None
         self.reset()
 
     def reset(self) -> None:
-        """Forget every graph (they read the buffers of the steps they were captured from) and
-        their pool."""
-        self.pool = self.cupy.cuda.MemoryPool()
+        """Forget every graph (they read the buffers of the steps they were captured from), their
+        pools and any earlier failure."""
+        self.pools: dict = {}
         self.graphs: dict = {}
         self.warm: set = set()
+        self.note: str | None = None
 
     @contextmanager
     def context(self) -> Iterator[None]:
@@ -135,9 +161,11 @@ class StepGraphs:
         (a stream of its own does not wait for the default stream: the device is synchronised
         before and after)."""
         self.cupy.cuda.Device().synchronize()
-        with self.stream:
-            yield
-        self.stream.synchronize()
+        try:
+            with self.stream:
+                yield
+        finally:
+            self.stream.synchronize()
 
     def run(self, shape, step: Callable[[], None]) -> None:
         """Run ``step`` (the device part of one step, for batches of ``shape``)."""
@@ -149,7 +177,11 @@ class StepGraphs:
         if graph is not None:
             graph.launch(self.stream)
             return
-        with using(self.cublas.matmul), self.cupy.cuda.using_allocator(self.pool.malloc):
+        # Each shape's graph has a pool of its own, used only by its warm-up and its capture: no
+        # later allocation (nor a pool's release of free blocks when memory runs short) can hand
+        # out the memory its kernels use at every replay.
+        pool = self.pools.setdefault(shape, self.cupy.cuda.MemoryPool())
+        with using(self.cublas.matmul), self.cupy.cuda.using_allocator(pool.malloc):
             if shape not in self.warm:
                 step()
                 self.warm.add(shape)

@@ -343,7 +343,8 @@ def train_epoch(model, loss, optimizer, batches: Batches, position: Position, *,
             _step(model, loss, optimizer, batches, inputs, index, first, rows, augment, reduce, train_step)
         else:  # the host's part here, the device's part captured once per batch shape, then replayed
             optimizer.begin_step(model.parameters())
-            shape = index if index is None or isinstance(index, slice) else int(index.shape[0])
+            shape = (None if index is None else (index.start, index.stop) if isinstance(index, slice)
+                     else int(index.shape[0]))  # hashable: a slice is not before Python 3.12
             inputs.graphs.run((shape, first, rows), partial(_step, model, loss, optimizer, batches, inputs, index,
                                                            first, rows, augment, reduce, device_step))
         position.loss_steps += 1

@@ -58,6 +58,8 @@ class StandInCublas:
         self.cublasDestroy_v2 = lambda *args: 0
         self.cublasSgemm_v2 = lambda *args: self._gemm(ctypes.c_float, *args)
         self.cublasDgemm_v2 = lambda *args: self._gemm(ctypes.c_double, *args)
+        self.cublasSgemmStridedBatched = lambda *args: self._batched(ctypes.c_float, *args)
+        self.cublasDgemmStridedBatched = lambda *args: self._batched(ctypes.c_double, *args)
 
     def _gemm(self, ctype, handle, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
         self.calls.append((transa, transb, m, n, k))
@@ -67,6 +69,16 @@ class StandInCublas:
         out = column_major(c.value, ctype, m, n, ldc)
         product = alpha._obj.value * (op(first, transa) @ op(second, transb))
         out[...] = product if beta._obj.value == 0 else product + beta._obj.value * out  # β = 0: C is not read
+        return 0
+
+    def _batched(self, ctype, handle, transa, transb, m, n, k, alpha, a, lda, stride_a, b, ldb, stride_b, beta,
+                 c, ldc, stride_c, count):
+        size = ctypes.sizeof(ctype)
+        for i in range(count):  # the strides are long long: passed as ctypes.c_longlong
+            self._gemm(ctype, handle, transa, transb, m, n, k, alpha,
+                       ctypes.c_void_p(a.value + i * stride_a.value * size), lda,
+                       ctypes.c_void_p(b.value + i * stride_b.value * size), ldb, beta,
+                       ctypes.c_void_p(c.value + i * stride_c.value * size), ldc)
         return 0
 
 
@@ -92,6 +104,21 @@ def test_matmul_through_the_handle_is_a_at_b(handle, dtype, trans_a, trans_b):
     assert library.calls[-1][:2] == (int(trans_b), int(trans_a))
 
 
+@pytest.mark.parametrize("trans_a", [False, True])
+def test_a_matrix_times_a_stack_and_a_stack_times_a_matrix(handle, trans_a):
+    """The elastic augmentation's smoothing, G_rows @ field @ G_cols with field (2, n, h, w), here
+    with a non-square G_rows so that every stride is told apart."""
+    handle, _ = handle
+    r = np.random.default_rng(1)
+    rows = host(r.standard_normal((5, 6) if trans_a else (6, 5)).astype(np.float32))  # not square: m ≠ k
+    rows = rows.T if trans_a else rows
+    field = host(r.standard_normal((2, 3, 5, 4)).astype(np.float32))
+    cols = host(r.standard_normal((4, 4)).astype(np.float32))
+    ours = handle.matmul(handle.matmul(rows, field), cols)
+    np.testing.assert_allclose(ours, np.asarray(rows) @ np.asarray(field) @ np.asarray(cols), rtol=1e-5, atol=1e-5)
+    assert ours.shape == (2, 3, 6, 4)
+
+
 def test_an_operand_neither_c_nor_f_contiguous_is_copied_first(handle):
     handle, _ = handle
     a = host(np.arange(40.0).reshape(5, 8))[:, ::2]
@@ -101,8 +128,10 @@ def test_an_operand_neither_c_nor_f_contiguous_is_copied_first(handle):
 
 def test_what_the_captured_step_cannot_multiply_is_refused(handle):
     handle, _ = handle
-    with pytest.raises(TypeError, match="2-D float32/float64"):
-        handle.matmul(host(np.ones((2, 3, 4))), host(np.ones((4, 2))))
+    with pytest.raises(TypeError, match="float32/float64, 2-D with 2-D or N-D"):
+        handle.matmul(host(np.ones((2, 3, 4))), host(np.ones((2, 4, 2))))
+    with pytest.raises(TypeError, match="float32/float64"):
+        handle.matmul(host(np.ones((2, 3), np.int64)), host(np.ones((3, 2), np.int64)))
     with pytest.raises(ValueError, match="inner sizes differ"):
         handle.matmul(host(np.ones((2, 3))), host(np.ones((4, 2))))
 

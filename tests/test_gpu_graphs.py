@@ -71,7 +71,8 @@ def test_replayed_graphs_train_the_weights_of_eager_steps(optimizer_name):
 
 def test_the_training_loop_never_synchronises_with_the_host():
     """The loop around the step — refilling the index buffer and the key, the schedule, the running
-    loss — adds no host sync to the step's own (tests/test_gpu.py checks the step)."""
+    loss — reads nothing back to the host (``allow_synchronize`` catches ``.get()`` and device
+    synchronisation; tests/test_gpu.py checks the step)."""
     cupyx = pytest.importorskip("cupyx")
     # Unshuffled: the one upload of an epoch's permutation is not a step's business.
     model, loss, optimizer, batches, augment = setup(make_backend("cupy", "float32"), shuffle=False)
