@@ -11,6 +11,7 @@ tabular features, puts the arrays on the device and returns a :class:`Run`. Noth
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 import warnings
@@ -250,8 +251,7 @@ class Trainer:
             if evaluation is not None and not isinstance(evaluation, ShardedEvaluation):
                 evaluation = ShardedEvaluation(evaluation.sets, self.comm)
             run = parallel.guarded(fit)
-        # Captured steps hold this call's data and settings: a new capture for every call.
-        graphs = self.backend.step_graphs() if self.comm is None else None
+        graphs = self.step_graphs  # reset by every fit: captured steps hold this call's data and settings
         reports = run(self.model, self.loss, self.optimizer, batches, epochs, evaluation=evaluation,
                       report_every=config.eval_every, schedule=learning_rate_schedule(config), on_report=report,
                       on_step=on_step, should_stop=should_stop, position=self.position, noise_seed=config.seed,
@@ -260,6 +260,13 @@ class Trainer:
         if graphs is not None and graphs.note is not None:
             warnings.warn(graphs.note, RuntimeWarning, stacklevel=2)
         return reports
+
+    @functools.cached_property
+    def step_graphs(self):
+        """The backend's capture of training steps as CUDA graphs (``Backend.step_graphs``; None
+        on most backends, and when data parallel), made once: its stream and cuBLAS handle serve
+        every :meth:`fit`, which resets its graphs."""
+        return self.backend.step_graphs() if self.comm is None else None
 
     def _check_position(self, epochs: int, batches: Batches) -> None:
         position = self.position
