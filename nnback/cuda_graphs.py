@@ -5,8 +5,9 @@ The training loop (``training.train_epoch``) already feeds every step through de
 in place (batch indices, noise key, learning rate, running loss), so the device part of a step
 reads the same addresses every time. :class:`StepGraphs` runs that part, per batch shape: the first
 time eagerly under a private memory pool (compiling the kernels, filling the pool), the second time
-captured on a stream of its own and then launched, every later time launched. The pool lives as
-long as the graphs, so the memory a graph's kernels use is never handed to anything else.
+captured on a stream of its own and then launched, every later time launched. Each shape has a
+pool of its own that lives as long as its graph and serves nothing else, so the memory a graph's
+kernels use is never handed to anything else.
 
 CuPy (11 to at least 14.2) refuses cuBLAS calls while a stream is capturing: its handle is bound to
 the current stream on every call, and that binding raises during capture. The products of the step
@@ -16,8 +17,8 @@ for the step. Whatever fails in a capture, the step runs eagerly instead, from t
 ``note`` says why once.
 
 Experimental and not yet run on a GPU: enabled only with ``NNBACK_CUDA_GRAPH=1`` (see
-``Backend.step_graphs``) until ``tests/test_gpu.py`` and ``benchmarks/graph_probe.py`` have passed
-on one. Only CuPy is imported here, and only by the CuPy backend.
+``Backend.step_graphs``) until ``tests/test_gpu_graphs.py`` and ``benchmarks/graph_probe.py`` have
+passed on one. Only the CuPy backend uses this module, and it imports CuPy only when built.
 """
 
 from __future__ import annotations
