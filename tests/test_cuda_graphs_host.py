@@ -136,13 +136,22 @@ def test_what_the_captured_step_cannot_multiply_is_refused(handle):
         handle.matmul(host(np.ones((2, 3))), host(np.ones((4, 2))))
 
 
-def test_graphs_are_off_unless_asked_for_and_only_on_cupy(monkeypatch):
+def test_graphs_are_made_only_on_cupy_and_only_when_asked_for(monkeypatch):
+    import dataclasses
+
     import nnback
 
+    made = []
+    monkeypatch.setattr(cuda_graphs, "StepGraphs", lambda: made.append(1) or "graphs")
+    numpy = nnback.get_backend("cpu")
+    named_cupy = dataclasses.replace(numpy, name="cupy")
+    monkeypatch.delenv("NNBACK_CUDA_GRAPH", raising=False)
+    assert named_cupy.step_graphs() is None and numpy.step_graphs() is None
+    monkeypatch.setenv("NNBACK_CUDA_GRAPH", "true")  # only "1" switches it on
+    assert named_cupy.step_graphs() is None
     monkeypatch.setenv("NNBACK_CUDA_GRAPH", "1")
-    assert nnback.get_backend("cpu").step_graphs() is None
-    monkeypatch.delenv("NNBACK_CUDA_GRAPH")
-    assert nnback.get_backend("cpu").step_graphs() is None
+    assert numpy.step_graphs() is None and made == []
+    assert named_cupy.step_graphs() == "graphs" and made == [1]
 
 
 def test_without_a_cublas_handle_of_its_own_the_run_is_eager_and_says_so(monkeypatch):
