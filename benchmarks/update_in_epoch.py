@@ -24,7 +24,8 @@ import nnback.optimizers as optimizers  # noqa: E402
 from bench_cpu import CONFIGS, NnbackRunner, load_data  # noqa: E402
 
 VARIANTS = {"pool, default blocks": (True, None), "one thread, default blocks": (False, None),
-            "pool, 128k blocks": (True, 131_072), "pool, whole arrays": (True, 2**40)}
+            "pool, 32k blocks": (True, 32_768), "pool, 64k blocks": (True, 65_536),
+            "pool, 256k blocks": (True, 262_144), "pool, whole arrays": (True, 2**40)}
 
 
 def main(argv=None) -> int:

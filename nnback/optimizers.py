@@ -16,7 +16,9 @@ then works on data already in cache instead of streaming the whole parameter fro
 (Adam makes about ten such passes). The blocks are independent, and NumPy releases the GIL inside
 each pass, so an update of at least ``PARALLEL_MIN`` elements splits its blocks into contiguous
 runs of equal size, one per thread (see :func:`run_blocks`). On other devices a block is the whole
-array, one kernel per pass, run in order.
+array, one kernel per pass, run in order. State and parameters are changed in place, through
+their rows (a view of a NumPy block, the array itself elsewhere), never by writing a changed copy
+back: a copy back is one more pass over memory per array and step.
 """
 
 from __future__ import annotations
@@ -32,9 +34,12 @@ from array_api_compat import device as device_of
 
 from .arrays import array_namespace
 
-BLOCK = 32_768  # elements; a block's few float32 temporaries fit a 1-2 MiB L2 cache
+# Elements per block. Smaller blocks keep a block's passes in L1/L2, but each costs a few µs of
+# Python that holds the GIL; inside real epochs 128k beat 32k-64k and matched 256k-512k
+# (benchmarks/update_in_epoch.py).
+BLOCK = 131_072
 # Below this many elements a thread handoff (~30 µs) costs about what the second core would save.
-PARALLEL_MIN = 4 * BLOCK
+PARALLEL_MIN = 131_072
 
 
 def blocks(p, block: int | None = None) -> list:
@@ -144,12 +149,10 @@ def flush_subnormals(arrays) -> None:
 WHOLE = ...  # the rows of a job that covers its whole array
 
 
-def _subtract(p, rows, x) -> None:
-    """p[rows] -= x; for the whole array without writing p back onto itself (a copy kernel on CuPy)."""
-    if rows is WHOLE:
-        p -= x
-    else:
-        p[rows] -= x
+def _rows(x, rows):
+    """The rows of ``x`` to change in place: the array itself for WHOLE, else a basic slice, which
+    is a view of the array on every backend nnback runs on (blocks are NumPy's by default)."""
+    return x if rows is WHOLE else x[rows]
 
 
 def device_scalar(value: float, like):
@@ -267,18 +270,20 @@ class SGD(_Optimizer):
     def _update_block(self, parameters, gradients, i: int, rows) -> None:
         p, lr = parameters[i], self._scalars["lr"]
         g_rows = self._gradient_rows(p, gradients[i], i, rows)
+        p_rows = _rows(p, rows)
         if self.momentum == 0.0:
-            _subtract(p, rows, lr * g_rows)
+            p_rows -= lr * g_rows
             return
-        v = self.velocity[i]
-        v_rows = v[rows] * self.momentum
+        v_rows = _rows(self.velocity[i], rows)
+        v_rows *= self.momentum
         v_rows += g_rows
-        v[rows] = v_rows
         if self.nesterov:
-            v_rows *= self.momentum
-            v_rows += g_rows
-        v_rows *= lr
-        _subtract(p, rows, v_rows)
+            step = v_rows * self.momentum
+            step += g_rows
+            step *= lr
+        else:
+            step = lr * v_rows
+        p_rows -= step
 
     def _update_fused(self, parameters, gradients) -> None:
         from .cuda_kernels import sgd
@@ -333,19 +338,20 @@ class Adam(_Optimizer):
         self._write({"step_size": step_size, "eps": self.eps / k})
 
     def _update_block(self, parameters, gradients, i: int, rows) -> None:
-        p, m, v = parameters[i], self.m[i], self.v[i]
+        p = parameters[i]
         xp = array_namespace(p)
         g_rows = self._gradient_rows(p, gradients[i], i, rows)
-        m_rows = m[rows] * self.beta1
+        m_rows, v_rows = _rows(self.m[i], rows), _rows(self.v[i], rows)
+        m_rows *= self.beta1
         m_rows += g_rows
-        v_rows = g_rows * g_rows
-        v_rows += v[rows] * self.beta2
-        m[rows], v[rows] = m_rows, v_rows
-        denominator = xp.sqrt(v_rows)
-        denominator += self._scalars["eps"]
-        m_rows /= denominator
-        m_rows *= self._scalars["step_size"]
-        _subtract(p, rows, m_rows)
+        v_rows *= self.beta2
+        v_rows += g_rows * g_rows
+        step = xp.sqrt(v_rows)
+        step += self._scalars["eps"]
+        step = m_rows / step
+        step *= self._scalars["step_size"]
+        p_rows = _rows(p, rows)
+        p_rows -= step
 
     def _update_fused(self, parameters, gradients) -> None:
         from .cuda_kernels import adam
