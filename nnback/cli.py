@@ -70,7 +70,7 @@ def _image_shape(text: str):
 
 
 def _label_column(text: str):
-    return int(text) if text.isdigit() else text
+    return int(text) if text.strip().removeprefix("-").isdigit() else text
 
 
 def _rates(text: str) -> float | list[float]:
@@ -154,7 +154,7 @@ def _choice(names) -> click.Choice:
 @click.option("--preset", type=_choice(PRESETS), help="Start from a named recipe (see `nnback presets`); options override it.")
 @click.option("--device", type=_choice(["cpu", "cuda"]), help="cpu (NumPy) or cuda (CuPy).  " + _default("device"))
 @click.option("--data", "data_path", type=click.Path(), help=DATA_HELP)
-@click.option("--label-column", help="CSV: the label column, by header name or 0-based index.  [default: a column named "
+@click.option("--label-column", help="CSV: the label column, by header name or 0-based index (-1: the last).  [default: a column named "
                                      "label, else the first]")
 @click.option("--image-shape", help="HxW[xC]: read features as images of this shape; none: as tabular features.  "
                                     "[default: auto]")
@@ -454,7 +454,7 @@ _device_option = click.option("--device", type=_choice(["cpu", "cuda"]), default
 _read_options = [
     click.option("--data", "data_path", type=click.Path(), help=DATA_HELP + " A single file is read whole; a "
                  "train/test pair or the bundled data by its test set."),
-    click.option("--label-column", help="CSV: the label column, by header name or 0-based index."),
+    click.option("--label-column", help="CSV: the label column, by header name or 0-based index (-1: the last)."),
 ]
 
 

@@ -211,8 +211,8 @@ def _validate(c: TrainConfig) -> None:
     _require(isinstance(c.shuffle_split, bool), "shuffle_split", f"must be true or false, got {c.shuffle_split!r}")
     _require(_is_int(c.seed) and 0 <= c.seed < 2**63, "seed", f"must be an integer from 0 to 2**63 - 1, got {c.seed!r}")
     _require(c.data is None or isinstance(c.data, str), "data", f"must be a path, got {c.data!r}")
-    _require(c.label_column is None or isinstance(c.label_column, str) or (_is_int(c.label_column) and c.label_column >= 0),
-             "label_column", f"must be a column name or a 0-based index, got {c.label_column!r}")
+    _require(c.label_column is None or isinstance(c.label_column, str) or _is_int(c.label_column),
+             "label_column", f"must be a column name or a 0-based index (-1: the last), got {c.label_column!r}")
     if isinstance(c.image_shape, str):
         _require(c.image_shape == "auto", "image_shape", f"must be 'auto', None or a shape such as [28, 28], got {c.image_shape!r}")
     elif c.image_shape is not None:

@@ -159,10 +159,56 @@ def test_iris_headed_csv_with_names_sorted_by_class(tmp_path):
                                   np.sort(iris.data.astype(np.float32), axis=0))
 
 
-@pytest.mark.parametrize("label_column", ["species", "SPECIES", 4, "4"])
+@pytest.mark.parametrize("label_column", ["species", "SPECIES", 4, "4", -1, "-1", -5 + 4])
 def test_label_column_by_name_or_index(tmp_path, label_column):
     path = headed_csv(tmp_path / "iris.csv", load_iris())
-    assert load_dataset(path, label_column=label_column).classes == ("setosa", "versicolor", "virginica")
+    data = load_dataset(path, label_column=label_column)
+    assert data.classes == ("setosa", "versicolor", "virginica")
+    assert data.notes[0] == "labels: column 4 'species' (as asked)"
+
+
+def test_a_negative_label_column_counts_from_the_end(tmp_path):
+    """-5 of five columns is the first: the features are then the other four, petal width the last."""
+    iris = load_iris()
+    lines = [f"{target},{','.join(repr(float(v)) for v in row)}" for row, target in zip(iris.data, iris.target)]
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    data = load_dataset(tmp_path / "t.csv", label_column=-5, val_size=0, test_fraction=0.2)
+    assert data.classes == ("0", "1", "2") and data.n_features == 4
+    with pytest.raises(DataError, match=r"no label column -6; the rows have columns 0 to 4 \(-1 to -5 from the end\)"):
+        load_dataset(tmp_path / "t.csv", label_column=-6)
+
+
+@pytest.mark.parametrize("delimiter, name", [(";", "semicolons"), ("\t", "tabs")])
+def test_semicolon_and_tab_separated_files_load_like_commas(tmp_path, delimiter, name):
+    """Spreadsheets in many locales write semicolons; the same table with commas gives the same data."""
+    comma = headed_csv(tmp_path / "comma.csv", load_iris())
+    other = tmp_path / "other.csv"
+    other.write_text(comma.read_text().replace(",", delimiter))
+    expected, data = load_dataset(comma), load_dataset(other)
+    assert data.notes[0] == f"labels: column 4 'species' (the only column that is not numbers); cells separated by {name}"
+    assert data.classes == expected.classes
+    for split in ("train", "val", "test"):
+        np.testing.assert_array_equal(getattr(data, split).features, getattr(expected, split).features)
+        np.testing.assert_array_equal(getattr(data, split).labels, getattr(expected, split).labels)
+
+
+def test_decimal_commas_are_named_not_misread(tmp_path):
+    """5,1;3,5;… is a semicolon file with decimal commas: the error says so instead of splitting at the commas."""
+    comma = headed_csv(tmp_path / "comma.csv", load_iris())
+    text = comma.read_text().replace(",", ";").replace(".", ",")
+    (tmp_path / "t.csv").write_text(text)
+    with pytest.raises(DataError, match=r"line 2, column 1: '5,1' is not a number \(a decimal comma\? write 5\.1\)"):
+        load_dataset(tmp_path / "t.csv")
+
+
+def test_a_stray_semicolon_in_one_line_keeps_commas(tmp_path):
+    """Only a semicolon in every sampled line, the same number of times, makes it the separator."""
+    iris = load_iris()
+    lines = ["a,b,c,d,label"] + [",".join(repr(float(v)) for v in row) + f",{t}" for row, t in zip(iris.data, iris.target)]
+    lines[3] = lines[3].replace(",0", ";0", 1) if ",0" in lines[3] else lines[3] + ";"
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match="line 4"):
+        load_dataset(tmp_path / "t.csv")
 
 
 def test_a_column_named_class_is_the_label_wherever_it_is(tmp_path):

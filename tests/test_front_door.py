@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
     ({"dropout": 1.0}, "dropout"), ({"hidden": [10], "layers": [784, 10, 10]}, "hidden"),
     ({"optimizer": "lbfgs"}, "optimizer"), ({"loss": "cross-entropy", "output_activation": "relu"}, "loss"),
     ({"patience": 3, "val_size": 0}, "patience"), ({"seed": -1}, "seed"), ({"image_shape": [28]}, "image_shape"),
-    ({"test_fraction": 1.0}, "test_fraction"), ({"preset": "lenet"}, "preset"), ({"label_column": -2}, "label_column"),
+    ({"test_fraction": 1.0}, "test_fraction"), ({"preset": "lenet"}, "preset"), ({"label_column": 1.5}, "label_column"),
 ])
 def test_an_invalid_configuration_raises_when_built_naming_the_field(values, field):
     with pytest.raises(ConfigError) as error:

@@ -1,9 +1,11 @@
 """CSV files of numeric features and one label column, with or without a header row.
 
-No quoting: cells are split at commas (surrounding quotes are dropped from names and labels only).
+No quoting: cells are split at commas, or at semicolons or tabs where every one of the first lines
+has the same number of those (as spreadsheets in many locales write them); surrounding quotes are
+dropped from names and labels only.
 A header is a first line that is not all numbers, unless most of its cells are numbers where the
 other lines hold numbers: then it is a damaged data row and the error names line 1. The label
-column is ``label_column`` (a header name, or a 0-based index), else a column named label, class,
+column is ``label_column`` (a header name, or a 0-based index; -1 is the last), else a column named label, class,
 target or y (any case), else the only column of names (no number in its first 50 lines), else the
 first column. Features must be finite numbers; labels are whole numbers or names. Blank and
 whitespace-only lines are skipped but still counted, so every error names the file's own line.
@@ -21,6 +23,7 @@ from .checks import Part, describe, printable
 from .sniff import read_bytes
 
 LABEL_NAMES = ("label", "class", "target", "y")
+DELIMITERS = {";": "semicolons", "\t": "tabs"}  # besides commas, tried in this order
 SAMPLE_LINES = 50  # lines looked at to tell a header from data and names from numbers
 
 
@@ -30,7 +33,8 @@ def read_csv(path: Path, part: str, label_column=None) -> tuple[Part, str]:
     numbers, lines = _lines(_text(path, where))
     if not lines:
         raise DataError(f"{where}: the file is empty; expected lines of numbers and a label")
-    rows = [line.split(",") for line in lines[:SAMPLE_LINES + 1]]
+    delimiter = _delimiter(lines[:SAMPLE_LINES + 1])
+    rows = [line.split(delimiter) for line in lines[:SAMPLE_LINES + 1]]
     numeric = _numeric_columns(rows[1:], len(rows[0]))
     header = _is_header(rows[0], numeric)
     names = [_unquote(cell) for cell in rows[0]] if header else None
@@ -39,14 +43,27 @@ def read_csv(path: Path, part: str, label_column=None) -> tuple[Part, str]:
         if not lines:
             raise DataError(f"{where}: has a header but no data lines (empty dataset)")
     width = len(names) if names else len(rows[0])
-    _check_widths(lines, numbers, width, where, names is not None)
+    _check_widths(lines, numbers, width, where, names is not None, delimiter)
     if width < 2:
-        raise DataError(f"{where}: rows have {width} column; expected features and a label column")
+        raise DataError(f"{where}: rows have {width} column; expected features and a label column, "
+                        "separated by commas, semicolons or tabs")
     label, how = _label_column(label_column, names, _text_columns(rows, width), width, where)
+    if delimiter != ",":
+        how += f"; cells separated by {DELIMITERS[delimiter]}"
     locate = _locator(numbers, label)
-    features = _parse(lines, numbers, label, width, where)
-    labels = _labels([_cell(line, label) for line in lines])
+    features = _parse(lines, numbers, label, width, where, delimiter)
+    labels = _labels([_cell(line, label, delimiter) for line in lines])
     return Part(features, labels, where, locate, text=True), how
+
+
+def _delimiter(lines: list[str]) -> str:
+    """A semicolon or a tab where each sampled line has the same number (at least one) of it,
+    else a comma: "5,1;3,5;setosa" is a semicolon file with decimal commas, not a comma file."""
+    for delimiter in DELIMITERS:
+        counts = {line.count(delimiter) for line in lines}
+        if len(counts) == 1 and counts.pop() > 0:
+            return delimiter
+    return ","
 
 
 def _text(path: Path, where: str) -> str:
@@ -87,9 +104,11 @@ def _numeric_columns(rows: list[list[str]], width: int) -> list[bool]:
 
 
 def _text_columns(rows: list[list[str]], width: int) -> list[bool]:
-    """Per column: no sampled row holds a number there (a column of names; one typo is not that)."""
+    """Per column: no sampled row holds a number there (a column of names; one typo is not that).
+    A number with a decimal comma counts as a number here, so that its column is not taken for the
+    labels before the error about it can be given."""
     rows = [row for row in rows if len(row) == width]
-    return [bool(rows) and not any(_is_number(row[j]) for row in rows) for j in range(width)]
+    return [bool(rows) and not any(_is_number(row[j].replace(",", ".", 1)) for row in rows) for j in range(width)]
 
 
 def _is_header(cells: list[str], numeric: list[bool]) -> bool:
@@ -101,21 +120,23 @@ def _is_header(cells: list[str], numeric: list[bool]) -> bool:
     return numbers_where_numbers * 2 <= sum(numeric)
 
 
-def _check_widths(lines: list[str], numbers, width: int, where: str, header: bool) -> None:
+def _check_widths(lines: list[str], numbers, width: int, where: str, header: bool, delimiter: str) -> None:
     for number, line in zip(numbers, lines):
-        count = line.count(",") + 1
+        count = line.count(delimiter) + 1
         if count != width:
             expected = "the header" if header else "the first line"
             raise DataError(f"{where}: line {number} has {count} columns; expected {width} (as {expected})")
 
 
 def _label_column(chosen, names, text, width: int, where: str) -> tuple[int, str]:
-    if isinstance(chosen, str) and chosen.strip().isdigit():
+    if isinstance(chosen, str) and chosen.strip().removeprefix("-").isdigit():
         chosen = int(chosen.strip())
     if isinstance(chosen, (int, np.integer)) and not isinstance(chosen, bool):
-        if not 0 <= chosen < width:
-            raise DataError(f"{where}: no label column {chosen}; the rows have columns 0 to {width - 1}")
-        return int(chosen), f"column {chosen}{_named(names, int(chosen))} (as asked)"
+        if not -width <= chosen < width:
+            raise DataError(f"{where}: no label column {chosen}; the rows have columns 0 to {width - 1} "
+                            f"(-1 to -{width} from the end)")
+        index = int(chosen) % width
+        return index, f"column {index}{_named(names, index)} (as asked)"
     folded = [name.casefold() for name in names] if names else []
     if chosen is not None:
         if names is None:
@@ -148,10 +169,10 @@ def _locator(numbers: np.ndarray, label: int):
     return locate
 
 
-def _cell(line: str, index: int) -> str:
+def _cell(line: str, index: int, delimiter: str) -> str:
     if index == 0:
-        return line.split(",", 1)[0]
-    return line.split(",")[index]
+        return line.split(delimiter, 1)[0]
+    return line.split(delimiter)[index]
 
 
 def _labels(cells: list[str]) -> np.ndarray:
@@ -162,20 +183,20 @@ def _labels(cells: list[str]) -> np.ndarray:
         return names
 
 
-def _parse(lines: list[str], numbers, label: int, width: int, where: str) -> np.ndarray:
+def _parse(lines: list[str], numbers, label: int, width: int, where: str, delimiter: str) -> np.ndarray:
     """Whole numbers parse fast as int32; anything else (``7.0``, ``nan``) as float64, exactly
     enough that no fraction or overflow is rounded away before it is checked."""
     columns = [j for j in range(width) if j != label]
     body = "\n".join(lines)
     for dtype in (np.int32, np.float64):
         try:
-            table = np.loadtxt(io.StringIO(body), delimiter=",", dtype=dtype, comments=None, ndmin=2,
+            table = np.loadtxt(io.StringIO(body), delimiter=delimiter, dtype=dtype, comments=None, ndmin=2,
                                usecols=columns)
             break
         except (ValueError, OverflowError) as error:
             failure = error
     else:
-        _diagnose(lines, numbers, columns, where)
+        _diagnose(lines, numbers, columns, where, delimiter)
         raise DataError(f"{where}: cannot read as CSV ({describe(failure)})") from None
     if table.shape != (len(lines), len(columns)):
         raise DataError(f"{where}: cannot read as CSV (found {table.shape[0]} rows of {table.shape[1]} numbers, "
@@ -189,11 +210,14 @@ def _parse(lines: list[str], numbers, label: int, width: int, where: str) -> np.
     return table
 
 
-def _diagnose(lines: list[str], numbers, columns: list[int], where: str) -> None:
+def _diagnose(lines: list[str], numbers, columns: list[int], where: str, delimiter: str) -> None:
     """Name the first cell that is not a number."""
     for number, line in zip(numbers, lines):
-        cells = line.split(",")
+        cells = line.split(delimiter)
         for column in columns:
             if not _is_number(cells[column]):
+                cell = cells[column].strip()
+                hint = (f" (a decimal comma? write {cell.replace(',', '.')})"
+                        if delimiter != "," and _is_number(cell.replace(",", ".", 1)) else "")
                 raise DataError(f"{where}: line {int(number)}, column {column + 1}: "
-                                f"{printable(repr(cells[column].strip()), 24)} is not a number")
+                                f"{printable(repr(cell), 24)} is not a number{hint}")
