@@ -476,6 +476,7 @@ def evaluate_command(model_path, data_path, label_column, device, metrics_out, p
     with exit_on_signal(), _friendly_errors(debug):
         Outputs(metrics_out=metrics_out, plot=plot).check(reading={"MODEL": model_path, "--data": data_path})
         model, info, backend = load_model(model_path, device)
+        _classifier(model_path, info)
         examples = _examples(data_path, label_column, info)
         if examples.labels is None:
             raise DataError(f"{examples.source}: has no labels to evaluate against")
@@ -512,6 +513,7 @@ def predict_command(model_path, index, image, data_path, label_column, device, t
         if image is not None:
             require_regular_file(image, "image file")  # before anything else is read: a FIFO never blocks
         model, info, backend = load_model(model_path, device)
+        _classifier(model_path, info)
         if image is not None:
             features, label = _image_features(image, info), None
         else:
@@ -527,6 +529,14 @@ def predict_command(model_path, index, image, data_path, label_column, device, t
             click.echo(digit_art(features, info.image_shape[:2], ascii=ascii))
         click.echo(_prediction_lines(outputs, label, min(top, len(info.classes)), model.output.name, info.classes,
                                      ascii))
+
+
+def _classifier(model_path, info) -> None:
+    """Refuse a regressor's checkpoint where class names and labels are needed."""
+    if info.targets:
+        raise InputError(f"{model_path}: holds a regressor ({info.targets} real output{'s' if info.targets > 1 else ''}, "
+                         "saved by MLPRegressor); evaluate, predict and export read classifiers: load it in Python "
+                         "with nnback.load_model")
 
 
 def _examples(data_path, label_column, info):
@@ -596,6 +606,7 @@ def export_command(model_path, out, format_, debug) -> None:
     with exit_on_signal(), _friendly_errors(debug):
         check_outputs({"OUT": out}, {"MODEL": model_path})
         model, info, _ = load_model(model_path)
+        _classifier(model_path, info)
         standardizer = info.standardizer.as_dict() if info.standardizer is not None else None
         try:
             export_model(model, out, format_, list(info.classes), standardizer)

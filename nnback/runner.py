@@ -92,10 +92,15 @@ class DataInfo:
         (MNIST: 784 pixels, 10 digits) when the keys are absent. ValueError if it is inconsistent."""
         if not isinstance(values, dict):
             raise ValueError("the data description is not an object")
-        classes = values.get("classes", [str(k) for k in range(sizes[-1])])
+        targets = values.get("targets", 0)
+        if not (isinstance(targets, int) and not isinstance(targets, bool) and targets in (0, sizes[-1])):
+            raise ValueError(f"targets {targets!r} is neither 0 (a classifier) nor the model's {sizes[-1]} outputs")
+        classes = values.get("classes", [] if targets else [str(k) for k in range(sizes[-1])])
         shape = values.get("image_shape", [28, 28] if sizes[0] == 784 and "classes" not in values else None)
-        if not (isinstance(classes, list) and all(isinstance(c, str) for c in classes) and len(classes) == sizes[-1]
-                and len(set(classes)) == len(classes)):
+        if targets and classes != []:
+            raise ValueError(f"a regressor's description names classes: {classes!r}")
+        if not targets and not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)
+                                and len(classes) == sizes[-1] and len(set(classes)) == len(classes)):
             raise ValueError(f"{sizes[-1]} distinct class names expected, got {classes!r}")
         if shape is not None and not (isinstance(shape, list) and 2 <= len(shape) <= 3
                                       and all(isinstance(s, int) and s > 0 for s in shape) and math.prod(shape) == sizes[0]):
@@ -112,7 +117,7 @@ class DataInfo:
             if not (value is None or isinstance(value, str)):
                 raise ValueError(f"{name} {value!r} is not a string")
         return cls(sizes[0], tuple(classes), tuple(shape) if shape else None, standardizer, n_train, fingerprint,
-                   source if source is not None else values.get("path"))
+                   source if source is not None else values.get("path"), targets)
 
 
 @dataclass
@@ -362,6 +367,9 @@ def _shown(name: str, value) -> str:
 def check_same_data(stored: DataInfo, info: DataInfo) -> None:
     """A resumed run must see the data it was trained on: the same fingerprint (or, for a
     checkpoint of nnback 0.1, the same training-set size) and the same classes."""
+    if stored.targets:
+        raise ResumeError("data", f"the checkpoint holds a regressor ({stored.targets} real outputs, saved by "
+                                  "MLPRegressor); nnback train resumes classifier runs only")
     if stored.classes != info.classes:
         raise ResumeError("data", f"data: the checkpoint was trained on classes {', '.join(stored.classes)}, this data "
                                   f"has {', '.join(info.classes)}; resume with the same data")

@@ -412,6 +412,17 @@ class _MLPBase(BaseEstimator):
         state.pop("_best_parameters", None)
         return state
 
+    def save(self, path, image_shape=None) -> None:
+        """Save the fitted network as an nnback checkpoint: ``nnback.load_model`` reads it back, and
+        for a classifier ``nnback evaluate``, ``predict`` and ``export`` too. Give ``image_shape``
+        (e.g. (28, 28)) if X held images scaled to [0, 1], so the CLI reads image files the same
+        way; otherwise data is read as tabular features."""
+        check_is_fitted(self)
+        trainer = self._placed_trainer(self._backend())
+        if image_shape is not None:
+            trainer.info = dataclasses.replace(trainer.info, image_shape=tuple(int(s) for s in image_shape))
+        trainer.save(path)
+
     def _placed_trainer(self, backend) -> Trainer:
         """The fitted run on ``backend``, moved there first if it lives elsewhere (after
         unpickling, or after ``set_params(device=...)``)."""
@@ -507,16 +518,6 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
     def _first_partial_fit(self, classes) -> None:
         if classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit")
-
-    def save(self, path, image_shape=None) -> None:
-        """Save the fitted network as an nnback checkpoint that ``nnback evaluate`` and ``nnback
-        predict`` read. Give ``image_shape`` (e.g. (28, 28)) if X held images scaled to [0, 1],
-        so the CLI reads image files the same way; otherwise data is read as tabular features."""
-        check_is_fitted(self)
-        trainer = self._placed_trainer(self._backend())
-        if image_shape is not None:
-            trainer.info = dataclasses.replace(trainer.info, image_shape=tuple(int(s) for s in image_shape))
-        trainer.save(path)
 
     def _info(self, n_features: int) -> DataInfo:
         self.n_outputs_ = int(self.classes_.shape[0])

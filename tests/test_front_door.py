@@ -122,6 +122,45 @@ def test_a_model_saved_by_the_estimator_is_evaluated_and_used_by_the_cli(tmp_pat
     assert predicted.exit_code == 0 and predicted.output.startswith(f"predicted {model.predict(X[3:4])[0]}")
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # ConvergenceWarning
+def test_a_regressor_saved_by_the_estimator_loads_back_and_the_cli_says_what_it_is(tmp_path):
+    """MLPRegressor.save writes a checkpoint nnback.load_model reads back to the same predictions;
+    the commands that need class names refuse it by name instead of calling it damaged."""
+    pytest.importorskip("sklearn")
+    from nnback.sklearn import MLPRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((120, 5))
+    y = np.c_[X[:, 0] - 2 * X[:, 1], X[:, 2] ** 2]
+    estimator = MLPRegressor(hidden_layer_sizes=(16,), max_iter=30, random_state=0).fit(X, y)
+    save, data = tmp_path / "regressor.npz", tmp_path / "rows.csv"
+    estimator.save(save)
+    model, info, backend = nnback.load_model(save)
+    assert info.targets == 2 and info.classes == () and info.n_outputs == 2
+    outputs = nnback.to_numpy(model.predict_proba(backend.asarray(info.features(X.astype(np.float32)))))
+    np.testing.assert_array_equal(outputs, estimator.predict(X.astype(np.float32)))
+    data.write_text("a,b,c,d,e,label\n" + "\n".join(",".join(map(str, [*x, k % 2])) for k, x in enumerate(X)) + "\n")
+    for args in (["evaluate", str(save), "--data", str(data)], ["predict", str(save), "--data", str(data), "--index", "0"],
+                 ["export", str(save), str(tmp_path / "r.onnx")]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2 and "holds a regressor (2 real outputs, saved by MLPRegressor)" in result.output, args
+        assert "damaged" not in result.output and "Traceback" not in result.output
+    resumed = CliRunner().invoke(main, ["train", "--resume", str(save), "--data", str(data), "--epochs", "2"])
+    assert resumed.exit_code == 2 and "the checkpoint holds a regressor" in resumed.output, resumed.output
+    assert not (tmp_path / "r.onnx").exists()
+
+
+@pytest.mark.parametrize("values, fragment", [
+    ({"classes": ["a", "b"], "targets": 2}, "a regressor's description names classes"),
+    ({"classes": [], "targets": 3}, "targets 3 is neither 0"),
+    ({"classes": [], "targets": True}, "targets True is neither 0"),
+    ({"classes": []}, "2 distinct class names expected"),
+])
+def test_an_inconsistent_regression_description_is_refused(values, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        nnback.runner.DataInfo.from_dict(values, [5, 16, 2])
+
+
 def test_the_metrics_record_what_the_defaults_decided(small_mnist_dir, tmp_path):
     metrics = tmp_path / "m.json"
     result = CliRunner().invoke(main, ["train", "--data", str(small_mnist_dir), "--hidden", "8", "--epochs", "1",
