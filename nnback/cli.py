@@ -31,7 +31,7 @@ from .outputs import check_outputs
 from .presets import PRESETS
 from .plots import PlotUnavailable, plot_confusion, plot_digit_grid, plot_history, require_matplotlib
 from .report import SHADES, digit_art, evaluation_report, format_confusion, predict_outputs, top_k
-from .runner import ResumeError, load_model, prepare
+from .runner import ResumeError, load_model, prepare, regression_outputs
 from .signals import StopOnSignal, exit_on_signal
 from .terminal import can_encode, guard_streams
 from .training import TrainingDiverged, TrainingInterrupted
@@ -154,8 +154,9 @@ def _choice(names) -> click.Choice:
 @click.option("--preset", type=_choice(PRESETS), help="Start from a named recipe (see `nnback presets`); options override it.")
 @click.option("--device", type=_choice(["cpu", "cuda"]), help="cpu (NumPy) or cuda (CuPy).  " + _default("device"))
 @click.option("--data", "data_path", type=click.Path(), help=DATA_HELP)
-@click.option("--label-column", help="CSV: the label column, by header name or 0-based index (-1: the last).  [default: a column named "
-                                     "label, else the first]")
+@click.option("--label-column", help="CSV: the label column, by header name or 0-based index (-1: the last).  "
+                                     "[default: a column named label, class, target or y, else the only one that is "
+                                     "not numbers, else the first]")
 @click.option("--image-shape", help="HxW[xC]: read features as images of this shape; none: as tabular features.  "
                                     "[default: auto]")
 @click.option("--hidden", help="Hidden layer sizes, comma-separated; inputs and classes come from the data.  "
@@ -534,9 +535,8 @@ def predict_command(model_path, index, image, data_path, label_column, device, t
 def _classifier(model_path, info) -> None:
     """Refuse a regressor's checkpoint where class names and labels are needed."""
     if info.targets:
-        raise InputError(f"{model_path}: holds a regressor ({info.targets} real output{'s' if info.targets > 1 else ''}, "
-                         "saved by MLPRegressor); evaluate, predict and export read classifiers: load it in Python "
-                         "with nnback.load_model")
+        raise InputError(f"{model_path}: holds a regressor ({regression_outputs(info)}, saved by MLPRegressor); "
+                         "evaluate, predict and export read classifiers: load it in Python with nnback.load_model")
 
 
 def _examples(data_path, label_column, info):

@@ -364,11 +364,16 @@ def _shown(name: str, value) -> str:
     return str(value)
 
 
+def regression_outputs(info: DataInfo) -> str:
+    """A regressor's outputs in words: "1 real output", "2 real outputs"."""
+    return f"{info.targets} real output{'s' if info.targets != 1 else ''}"
+
+
 def check_same_data(stored: DataInfo, info: DataInfo) -> None:
     """A resumed run must see the data it was trained on: the same fingerprint (or, for a
     checkpoint of nnback 0.1, the same training-set size) and the same classes."""
     if stored.targets:
-        raise ResumeError("data", f"the checkpoint holds a regressor ({stored.targets} real outputs, saved by "
+        raise ResumeError("data", f"the checkpoint holds a regressor ({regression_outputs(stored)}, saved by "
                                   "MLPRegressor); nnback train resumes classifier runs only")
     if stored.classes != info.classes:
         raise ResumeError("data", f"data: the checkpoint was trained on classes {', '.join(stored.classes)}, this data "

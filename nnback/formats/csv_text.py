@@ -5,9 +5,9 @@ has the same number of those (as spreadsheets in many locales write them); surro
 dropped from names and labels only.
 A header is a first line that is not all numbers, unless most of its cells are numbers where the
 other lines hold numbers: then it is a damaged data row and the error names line 1. The label
-column is ``label_column`` (a header name, or a 0-based index; -1 is the last), else a column named label, class,
-target or y (any case), else the only column of names (no number in its first 50 lines), else the
-first column. Features must be finite numbers; labels are whole numbers or names. Blank and
+column is ``label_column`` (a header name, or a 0-based index; -1 is the last), else a column
+named label, class, target or y (any case), else the only column of names (no number in its first
+50 lines), else the first column. Features must be finite numbers; labels are whole numbers or names. Blank and
 whitespace-only lines are skipped but still counted, so every error names the file's own line.
 """
 
