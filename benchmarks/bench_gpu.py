@@ -112,21 +112,40 @@ class TorchRunner:
             return float((self.model(self.test[0]).argmax(1) == self.test[1]).float().mean())
 
 
+EXPERIMENTAL = ("nnback_cupy_graph",)  # a failure of these is a result: the others keep running
+
+
 def timed(runners: dict, syncs: dict, repeats: int) -> dict:
     """Seconds per epoch of each runner, their epochs interleaved so that a noisy host slows
-    every system alike; one warm-up epoch each (allocations, cuBLAS heuristics, compilation)."""
-    for runner in runners.values():
-        runner.epoch()
-    seconds = {name: [] for name in runners}
-    for _ in range(repeats):
-        for name, runner in runners.items():
+    every system alike; one warm-up epoch each (allocations, cuBLAS heuristics, compilation).
+    An experimental runner that raises is dropped, its error recorded instead of its times."""
+    runners, failed = dict(runners), {}
+
+    def epoch_seconds(name: str) -> float | None:
+        """One synchronised epoch of runner ``name``; None if an experimental runner failed."""
+        try:
             syncs[name]()
             start = time.perf_counter()
-            runner.epoch()
+            runners[name].epoch()
             syncs[name]()
-            seconds[name].append(time.perf_counter() - start)
-    return {name: {"median_s": statistics.median(values), "min_s": min(values), "all_s": values,
-                   "accuracy": runners[name].accuracy()} for name, values in seconds.items()}
+            return time.perf_counter() - start
+        except Exception as error:
+            if name not in EXPERIMENTAL:
+                raise
+            failed[name] = {"error": f"{type(error).__name__}: {error}"}
+            del runners[name]
+            return None
+
+    for name in list(runners):
+        epoch_seconds(name)
+    seconds: dict = {name: [] for name in runners}
+    for _ in range(repeats):
+        for name in list(runners):
+            elapsed = epoch_seconds(name)
+            if elapsed is not None:
+                seconds[name].append(elapsed)
+    return {**failed, **{name: {"median_s": statistics.median(values), "min_s": min(values), "all_s": values,
+                                "accuracy": runners[name].accuracy()} for name, values in seconds.items() if name in runners}}
 
 
 def kernels_per_step(runner, torch) -> dict:

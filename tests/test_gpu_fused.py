@@ -17,6 +17,7 @@ pytestmark = pytest.mark.cuda
 @pytest.mark.parametrize("name, weight_decay", CASES)
 def test_fused_kernels_update_as_the_reference_does(monkeypatch, name, weight_decay, dtype):
     backend = make_backend("cupy", dtype)
+    monkeypatch.delenv("NNBACK_CUDA_FUSED", raising=False)  # the reference, whatever the caller's environment
     reference = trajectory(backend, name, weight_decay)
     from nnback import cuda_kernels
 

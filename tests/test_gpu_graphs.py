@@ -33,8 +33,8 @@ def setup(backend, optimizer_name="adam", shuffle=True):
 
 @pytest.mark.parametrize("trans_a, trans_b", [(False, False), (True, False), (False, True), (True, True)])
 def test_the_own_cublas_handle_multiplies_like_cupy(trans_a, trans_b):
-    cupy = pytest.importorskip("cupy")
-    make_backend("cupy")
+    make_backend("cupy")  # first: with NNBACK_REQUIRE_GPU=1 a missing or broken CuPy fails here, not skips
+    import cupy
     from nnback.cuda_graphs import CublasHandle
 
     stream = cupy.cuda.Stream(non_blocking=True)
@@ -73,9 +73,9 @@ def test_the_training_loop_never_synchronises_with_the_host():
     """The loop around the step — refilling the index buffer and the key, the schedule, the running
     loss — reads nothing back to the host (``allow_synchronize`` catches ``.get()`` and device
     synchronisation; tests/test_gpu.py checks the step)."""
-    cupyx = pytest.importorskip("cupyx")
     # Unshuffled: the one upload of an epoch's permutation is not a step's business.
     model, loss, optimizer, batches, augment = setup(make_backend("cupy", "float32"), shuffle=False)
+    import cupyx  # after make_backend: with NNBACK_REQUIRE_GPU=1 a missing CuPy fails, not skips
     position = Position()
     train_epoch(model, loss, optimizer, batches, position, augment=augment)  # warm-up: kernels, state
     inputs = StepInputs.like(model.parameters()[0])
