@@ -13,8 +13,8 @@ CuPy (11 to at least 14.2) refuses cuBLAS calls while a stream is capturing: its
 the current stream on every call, and that binding raises during capture. The products of the step
 therefore go through a cuBLAS handle of our own (:class:`CublasHandle`, through ctypes), bound to
 the capture stream and given a fixed workspace before any capture; ``products.using`` installs it
-for the step. Whatever fails in a capture, the step runs eagerly instead, from then on, and
-``note`` says why once.
+for the step. Whatever fails in a capture, or a product on our handle in a warm-up step, the step
+runs eagerly instead (on CuPy's own products), from then on, and ``note`` says why once.
 
 Experimental and not yet run on a GPU: enabled only with ``NNBACK_CUDA_GRAPH=1`` (see
 ``Backend.step_graphs``) until ``tests/test_gpu_graphs.py`` and ``benchmarks/graph_probe.py`` have
@@ -60,6 +60,10 @@ def _loaded_library(stem: str) -> ctypes.CDLL:
     return ctypes.CDLL(stem + ".so")
 
 
+class CublasError(RuntimeError):
+    """A call on our own cuBLAS handle returned an error status."""
+
+
 class CublasHandle:
     """A cuBLAS handle bound to ``stream`` with a fixed workspace, set up before any capture;
     :meth:`matmul` is ``a @ b`` for 2-D float arrays through it."""
@@ -80,7 +84,7 @@ class CublasHandle:
     @staticmethod
     def _check(status: int, what: str) -> None:
         if status != 0:
-            raise RuntimeError(f"{what} returned cuBLAS status {status}")
+            raise CublasError(f"{what} returned cuBLAS status {status}")
 
     def __del__(self):
         handle = getattr(self, "handle", None)
@@ -185,14 +189,22 @@ class StepGraphs:
         pool = self.pools.setdefault(shape, self.cupy.cuda.MemoryPool())
         with using(self.cublas.matmul), self.cupy.cuda.using_allocator(pool.malloc):
             if shape not in self.warm:
-                step()
-                self.warm.add(shape)
-                return
-            try:
-                graph = self._capture(step)
-            except Exception as error:  # noqa: BLE001 - any failure means: run eagerly from now on
-                first = str(error).strip().splitlines()[0] if str(error).strip() else ""
-                self.note = f"training steps run eagerly: a CUDA graph capture failed ({type(error).__name__}: {first})"
+                try:
+                    step()
+                except CublasError as error:
+                    # Every product of a step comes before its update and its loss sum, so a step
+                    # stopped by one has changed nothing yet and runs again, eagerly, below.
+                    self.note = f"training steps run eagerly: our own cuBLAS handle failed ({error})"
+                else:
+                    self.warm.add(shape)
+                    return
+            else:
+                try:
+                    graph = self._capture(step)
+                except Exception as error:  # noqa: BLE001 - any failure means: run eagerly from now on
+                    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+                    self.note = (f"training steps run eagerly: a CUDA graph capture failed "
+                                 f"({type(error).__name__}: {first})")
         if graph is None:
             self.run(shape, step)  # the captured step did not run: run it now, eagerly
             return

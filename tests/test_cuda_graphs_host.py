@@ -167,3 +167,69 @@ def test_without_a_cublas_handle_of_its_own_the_run_is_eager_and_says_so(monkeyp
     named_cupy = dataclasses.replace(nnback.get_backend("cpu"), name="cupy")
     with pytest.warns(RuntimeWarning, match="training steps run eagerly: no CUDA graphs .OSError: libcublas"):
         assert named_cupy.step_graphs() is None
+
+
+class StandInCuPyModule(StandInCuPy):
+    """Enough of the ``cupy`` module for ``StepGraphs`` to be built and run on the host."""
+
+    class cuda:  # noqa: N801 - the module's own name
+        class Stream:
+            ptr = 0
+
+            def __init__(self, non_blocking=False):
+                pass
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                return False
+
+            def begin_capture(self):
+                raise AssertionError("no capture may start after the warm-up failed")
+
+        class MemoryPool:
+            def malloc(self, size):
+                raise AssertionError("host arrays need no device memory")
+
+        @staticmethod
+        def using_allocator(allocator):
+            import contextlib
+
+            return contextlib.nullcontext()
+
+
+def test_a_failing_product_on_the_own_handle_in_a_warm_up_runs_the_step_eagerly(monkeypatch):
+    """cuBLAS refusing a product on our handle (status 13, an execution failure) must not end the
+    run: the step, which has changed nothing yet, runs again on CuPy's own products, and so do the
+    later ones, with one note saying why. Any other error of the step is the step's own."""
+    import sys
+
+    from nnback import products
+
+    failing = StandInCublas()
+    failing.cublasSgemm_v2 = lambda *args: 13
+    monkeypatch.setattr(cuda_graphs, "_loaded_library", lambda stem: failing)
+    monkeypatch.setitem(sys.modules, "cupy", StandInCuPyModule())
+    graphs = cuda_graphs.StepGraphs()
+    rng = np.random.default_rng(0)
+    a, b = host(rng.random((4, 3), dtype=np.float32)), host(rng.random((3, 2), dtype=np.float32))
+    results = []
+
+    def step():
+        results.append(products.matmul(a, b))
+
+    graphs.run(("batch", 4), step)
+    assert graphs.note == ("training steps run eagerly: our own cuBLAS handle failed "
+                           "(cublasGemm returned cuBLAS status 13)")
+    assert len(results) == 1 and np.array_equal(results[0], np.asarray(a) @ np.asarray(b))
+    graphs.run(("batch", 4), step)  # later steps: eager, no capture
+    assert len(results) == 2
+
+    graphs.reset()
+
+    def broken():
+        raise ValueError("a bug in the step")
+
+    with pytest.raises(ValueError, match="a bug in the step"):
+        graphs.run(("batch", 4), broken)
