@@ -52,3 +52,21 @@ def test_malicious_pickle_exit_2_and_nothing_runs(tmp_path):
     result = train(path)
     assert result.exit_code == 2 and "refused" in result.output and "Traceback" not in result.output
     assert not marker.exists()
+
+
+def test_predict_on_rows_without_labels_and_evaluate_refuses_them(tmp_path):
+    """Kaggle's layout: train on train.csv (test.csv has no labels and is left out), then predict
+    a row of test.csv; evaluate needs labels and says so."""
+    rows = ["label,a,b,c"] + [f"{k % 2},{k % 2 * 5 + k % 3},{k % 7},{(k % 2) * 3}" for k in range(120)]
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "test.csv").write_text("a,b,c\n" + "\n".join(",".join(row.split(",")[1:]) for row in rows[1:11]) + "\n")
+    model = tmp_path / "m.npz"
+    trained = CliRunner().invoke(main, ["train", "--data", str(tmp_path / "train.csv"), "--epochs", "2",
+                                        "--hidden", "8", "--save", str(model)])
+    assert trained.exit_code == 0, trained.output
+    assert "test: test.csv is not used: its 3 columns have no label column" in trained.output
+    predicted = CliRunner().invoke(main, ["predict", str(model), "--data", str(tmp_path / "test.csv"), "--index", "2"])
+    assert predicted.exit_code == 0, predicted.output
+    assert predicted.output.startswith("predicted ") and "true class" not in predicted.output
+    evaluated = CliRunner().invoke(main, ["evaluate", str(model), "--data", str(tmp_path / "test.csv")])
+    assert evaluated.exit_code == 2 and "has no labels to evaluate against" in evaluated.output

@@ -375,3 +375,46 @@ def test_tabular_value_beyond_float32_is_refused_with_its_place(tmp_path):
     (tmp_path / "t.csv").write_text("a,b,label\n1.5,2,x\n1e39,3,y\n2.5,4,x\n")
     with pytest.raises(DataError, match="line 3, column 1: value inf is NaN or infinite .or too large for float32"):
         load_dataset(tmp_path / "t.csv")
+
+
+# --- rows without labels (Kaggle's layout) --------------------------------------------------------
+
+def kaggle_pair(directory, rows=60, features=6):
+    """train.csv with a 'label' column first, test.csv with the features alone, as Kaggle ships them."""
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 9, (rows, features)), np.arange(rows) % 3
+    header = ",".join(f"f{i}" for i in range(features))
+    (directory / "train.csv").write_text(f"label,{header}\n" + "".join(
+        f"{t}," + ",".join(map(str, row)) + "\n" for row, t in zip(x, y)))
+    (directory / "test.csv").write_text(f"{header}\n" + "".join(",".join(map(str, row)) + "\n" for row in x[:10]))
+    return x, y
+
+
+def test_an_unlabelled_test_sibling_is_left_out_and_a_test_set_held_out(tmp_path):
+    x, y = kaggle_pair(tmp_path)
+    data = load_dataset(tmp_path / "train.csv", val_size=0)
+    assert "test: test.csv is not used: its 6 columns have no label column (train.csv has 7); " \
+           "a test set is held out of train.csv instead" in data.notes
+    assert len(data.train) + len(data.test) == 60 and len(data.test) == 12
+    assert data.notes[1] in load_dataset(tmp_path, val_size=0).notes  # the directory reads the same
+
+
+def test_rows_without_labels_are_read_for_a_model_of_that_many_features(tmp_path):
+    x, _ = kaggle_pair(tmp_path)
+    examples = read_examples(tmp_path / "test.csv", image_shape=None, n_features=6)
+    assert examples.labels is None
+    np.testing.assert_array_equal(examples.features, x[:10].astype(np.float32))
+    labelled = read_examples(tmp_path / "train.csv", image_shape=None, n_features=6)  # the sibling is unlabelled
+    assert labelled.features.shape == (60, 6) and labelled.labels[:3].tolist() == ["0", "1", "2"]
+
+
+@pytest.mark.parametrize("header, n_features", [
+    (None, 4),  # no header: nothing tells a label column from a feature
+    ("a,b,c,label", 4),  # a column named like a label
+    ("a,b,c,d", 3),  # not the model's feature count
+])
+def test_what_is_not_taken_for_rows_without_labels(tmp_path, header, n_features):
+    lines = ([header] if header else []) + [f"{k},{k + 1},{k + 2},{k % 2}" for k in range(10)]
+    (tmp_path / "rows.csv").write_text("\n".join(lines) + "\n")
+    examples = read_examples(tmp_path / "rows.csv", image_shape=None, n_features=n_features)
+    assert examples.labels is not None and examples.features.shape == (10, 3)

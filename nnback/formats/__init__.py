@@ -29,7 +29,7 @@ import numpy as np
 from ..data import Dataset, DataError, Split, hold_out_validation, load_mnist
 from ..data import stratified_sample
 from .checks import Part, Parts, choose_shape, features_of, label_keys, pixel_range, printable
-from .csv_text import read_csv
+from .csv_text import label_name, read_table, table_part
 from .idx import IdxSet, find_set, idx_sets, read_idx_array
 from .keras_npz import read_npz
 from .nielsen_pickle import read_pickle
@@ -105,14 +105,17 @@ def load_dataset(path=None, val_size: int | None = None, shuffle_rng=None, *, la
     return Dataset(train, val, test, source=str(path), classes=names, image_shape=shape, notes=tuple(notes))
 
 
-def read_examples(path=None, *, label_column=None, image_shape="auto") -> Examples:
+def read_examples(path=None, *, label_column=None, image_shape="auto", n_features: int | None = None) -> Examples:
     """Rows to evaluate or predict on: every row of a single file in file order, or the test part
-    of a pair, a directory, an npz with a test part, or the bundled MNIST (path None)."""
+    of a pair, a directory, an npz with a test part, or the bundled MNIST (path None).
+
+    ``n_features``, the model's input count: a CSV of exactly that many columns under a header that
+    names no label (Kaggle's test.csv) is read as rows without labels."""
     if path is None:
         test = load_mnist(None, 0).test
         return Examples(test.features, np.array([str(k) for k in test.labels]), (28, 28), "bundled MNIST (test)")
     path = Path(path)
-    parts, _ = read_parts(path, label_column)
+    parts, _ = read_parts(path, label_column, n_features=n_features)
     part = parts.train if parts.test is None else parts.test
     shape = choose_shape(part, image_shape if image_shape != "auto" else parts.image_shape)
     features = _features(part, shape, part)
@@ -120,10 +123,11 @@ def read_examples(path=None, *, label_column=None, image_shape="auto") -> Exampl
     return Examples(features, labels, shape, str(path))
 
 
-def read_parts(path: Path, label_column=None) -> tuple[Parts, list[str]]:
-    """The parts a file or directory holds, checked, before any hold-out; and notes on reading them."""
+def read_parts(path: Path, label_column=None, *, n_features: int | None = None) -> tuple[Parts, list[str]]:
+    """The parts a file or directory holds, checked, before any hold-out; and notes on reading them.
+    ``n_features``: see :func:`read_examples`."""
     if path.is_dir():
-        return _read_directory(path, label_column)
+        return _read_directory(path, label_column, n_features)
     if not path.exists():
         raise DataError(f"{path}: no such file or directory")
     kind = sniff(path)
@@ -136,16 +140,27 @@ def read_parts(path: Path, label_column=None) -> tuple[Parts, list[str]]:
         return read_npz(path), []
     if kind == PICKLE:
         return read_pickle(path), []
-    return _read_csvs(path, label_column)
+    return _read_csvs(path, label_column, n_features)
 
 
-def _read_csvs(path: Path, label_column) -> tuple[Parts, list[str]]:
-    train, how = read_csv(path, "training" if _test_sibling(path) else "all rows", label_column)
-    notes = [f"labels: {how}"]
+def _read_csvs(path: Path, label_column, n_features: int | None = None) -> tuple[Parts, list[str]]:
     sibling = _test_sibling(path)
+    table = read_table(path, "training" if sibling else "all rows")
+    if n_features is not None and label_column is None and sibling is None and table.unlabelled(n_features):
+        part, how = table_part(table, unlabelled=True)
+        return Parts(train=part), [f"labels: {how}"]
+    train, how = table_part(table, label_column)
+    notes = [f"labels: {how}"]
     if sibling is None:
         return Parts(train=train), notes
-    test, _ = read_csv(sibling, "test", label_column)
+    test_table = read_table(sibling, "test")
+    named = label_name(table, label_column)
+    if test_table.width == table.width - 1 and test_table.unlabelled(test_table.width, [named] if named else []):
+        # Kaggle's layout: train.csv with its labels, test.csv without (the rows to submit).
+        notes.append(f"test: {sibling.name} is not used: its {test_table.width} columns have no label column "
+                     f"({path.name} has {table.width}); a test set is held out of {path.name} instead")
+        return Parts(train=train), notes
+    test, _ = table_part(test_table, label_column)
     if test.x.shape[1] != train.x.shape[1]:
         raise DataError(f"{sibling}: test rows have {test.x.shape[1]} features but training rows "
                         f"({path.name}) have {train.x.shape[1]}")
@@ -191,7 +206,7 @@ def _read_idx(files: IdxSet) -> Parts:
     return Parts(train=parts["train"], test=parts["test"])
 
 
-def _read_directory(directory: Path, label_column) -> tuple[Parts, list[str]]:
+def _read_directory(directory: Path, label_column, n_features: int | None = None) -> tuple[Parts, list[str]]:
     if idx_sets(directory):
         if label_column is not None:
             raise DataError(f"{directory}: label_column {label_column!r} applies to CSV files; IDX data carries "
@@ -203,11 +218,11 @@ def _read_directory(directory: Path, label_column) -> tuple[Parts, list[str]]:
     csvs = [p for p in files if kinds[p] == CSV and re.search(r"\.csv(\.gz)?$", p.name, re.IGNORECASE)]
     trains = [p for p in files if kinds[p] == CSV and "train" in p.name.lower()]
     if len(single) == 1 and not trains and not csvs:
-        return read_parts(single[0], label_column)
+        return read_parts(single[0], label_column, n_features=n_features)
     if len(trains) == 1 and not single:
-        return read_parts(trains[0], label_column)
+        return read_parts(trains[0], label_column, n_features=n_features)
     if len(csvs) == 1 and not single and not trains:
-        return read_parts(csvs[0], label_column)
+        return read_parts(csvs[0], label_column, n_features=n_features)
     found = ", ".join(f"{p.name} ({kinds[p]})" for p in files if kinds[p]) or "no data files"
     raise DataError(f"{directory}: cannot tell which files to read (found {found}); give a directory "
                     "of one IDX set, of one *train*.csv and its *test*.csv, of one .csv file, or of one "

@@ -14,6 +14,7 @@ whitespace-only lines are skipped but still counted, so every error names the fi
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,8 +28,35 @@ DELIMITERS = {";": "semicolons", "\t": "tabs"}  # besides commas, tried in this 
 SAMPLE_LINES = 50  # lines looked at to tell a header from data and names from numbers
 
 
+@dataclass(frozen=True)
+class Table:
+    """A CSV file split into lines and cells, its header and width known, nothing parsed yet."""
+
+    where: str
+    numbers: np.ndarray  # the file's own 1-based line numbers of ``lines``
+    lines: list[str]  # the data lines (no header, no blank lines)
+    rows: list[list[str]]  # the first SAMPLE_LINES data lines, split
+    names: list[str] | None  # the header's names, None without a header
+    width: int
+    delimiter: str
+
+    def unlabelled(self, n_features: int, label_names=()) -> bool:
+        """Whether these rows are features alone: ``n_features`` columns under a header that names
+        no label (LABEL_NAMES, ``label_names``) and no column of names. Without a header nothing
+        tells a label column from a feature, so a headerless file is never taken for unlabelled."""
+        if self.names is None or self.width != n_features:
+            return False
+        wanted = {name.casefold() for name in (*LABEL_NAMES, *label_names)}
+        return not wanted & {name.casefold() for name in self.names} and not any(_text_columns(self.rows, self.width))
+
+
 def read_csv(path: Path, part: str, label_column=None) -> tuple[Part, str]:
     """One CSV file as a :class:`Part` (``part`` names it in errors) and a note on its label column."""
+    return table_part(read_table(path, part), label_column)
+
+
+def read_table(path: Path, part: str) -> Table:
+    """The file's lines and cells, its header and width, checked for ragged rows."""
     where = f"{path} ({part})"
     numbers, lines = _lines(_text(path, where))
     if not lines:
@@ -44,15 +72,35 @@ def read_csv(path: Path, part: str, label_column=None) -> tuple[Part, str]:
             raise DataError(f"{where}: has a header but no data lines (empty dataset)")
     width = len(names) if names else len(rows[0])
     _check_widths(lines, numbers, width, where, names is not None, delimiter)
-    if width < 2:
-        raise DataError(f"{where}: rows have {width} column; expected features and a label column, "
-                        "separated by commas, semicolons or tabs")
-    label, how = _label_column(label_column, names, _text_columns(rows, width), width, where)
+    return Table(where, numbers, lines, rows, names, width, delimiter)
+
+
+def label_name(table: Table, label_column=None) -> str | None:
+    """The header's name of the label column ``label_column`` picks (or the one found); None
+    without a header."""
+    if table.names is None:
+        return None
+    index, _ = _label_column(label_column, table.names, _text_columns(table.rows, table.width), table.width,
+                             table.where)
+    return table.names[index]
+
+
+def table_part(table: Table, label_column=None, unlabelled: bool = False) -> tuple[Part, str]:
+    """The table as a :class:`Part` and a note on its labels: features and the label column
+    (``label_column`` or the one found), or with ``unlabelled`` every column a feature."""
+    where, width, delimiter = table.where, table.width, table.delimiter
+    if unlabelled:
+        label, how = width, f"none: all {width} columns are features (the header names no label)"
+    else:
+        if width < 2:
+            raise DataError(f"{where}: rows have {width} column; expected features and a label column, "
+                            "separated by commas, semicolons or tabs")
+        label, how = _label_column(label_column, table.names, _text_columns(table.rows, width), width, where)
     if delimiter != ",":
         how += f"; cells separated by {DELIMITERS[delimiter]}"
-    locate = _locator(numbers, label)
-    features = _parse(lines, numbers, label, width, where, delimiter)
-    labels = _labels([_cell(line, label, delimiter) for line in lines])
+    locate = _locator(table.numbers, label)
+    features = _parse(table.lines, table.numbers, label, width, where, delimiter)
+    labels = None if unlabelled else _labels([_cell(line, label, delimiter) for line in table.lines])
     return Part(features, labels, where, locate, text=True), how
 
 
