@@ -443,6 +443,7 @@ def prepare(config: TrainConfig | None = None, data: Dataset | None = None, *, b
         if config is not None:
             raise ValueError("a resumed run takes its configuration from the checkpoint; pass changes=, not config=")
         checkpoint = _read_for_resume(resume)
+        _refuse_a_regressor(checkpoint, resume)  # before its configuration is checked and any data is read
         config = resumed_config(checkpoint, changes)
     else:
         config = (config or TrainConfig()).replace(**changes)
@@ -470,6 +471,18 @@ def prepare(config: TrainConfig | None = None, data: Dataset | None = None, *, b
     })
     decisions = [*data.notes, *trainer.decisions()]
     return Run(trainer, data, x, y, evaluation, decisions)
+
+
+def _refuse_a_regressor(checkpoint: Checkpoint, resume) -> None:
+    """Training resumes classifier runs; a regressor's checkpoint (MLPRegressor.save) is refused by name."""
+    try:
+        stored = stored_data(checkpoint)
+    except CheckpointError:
+        return  # a damaged description is reported where it is used
+    if stored.targets:
+        where = "the checkpoint" if isinstance(resume, Checkpoint) else str(resume)
+        raise ResumeError(None, f"{where}: holds a regressor ({regression_outputs(stored)}, saved by MLPRegressor); "
+                                "nnback train resumes classifier runs only")
 
 
 def _read_for_resume(resume) -> Checkpoint:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import operator
 import warnings
 
 import numpy as np
@@ -39,6 +40,7 @@ from .backend import get_backend, host_dtype, seeded_generators, to_numpy
 from .config import ConfigError, TrainConfig
 from .losses import one_hot
 from .optimizers import Adam
+from .outputs import check_outputs
 from .runner import DataInfo, Trainer, optimizer_for
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
@@ -418,10 +420,15 @@ class _MLPBase(BaseEstimator):
         (e.g. (28, 28)) if X held images scaled to [0, 1], so the CLI reads image files the same
         way; otherwise data is read as tabular features."""
         check_is_fitted(self)
+        check_outputs({"save": path})  # a missing folder or a directory, named before anything is written
         trainer = self._placed_trainer(self._backend())
+        info = trainer.info
         if image_shape is not None:
-            trainer.info = dataclasses.replace(trainer.info, image_shape=tuple(int(s) for s in image_shape))
-        trainer.save(path)
+            trainer.info = dataclasses.replace(info, image_shape=_image_shape(image_shape, info.n_features))
+        try:
+            trainer.save(path)
+        finally:
+            trainer.info = info  # the shape belongs to this file, not to the estimator
 
     def _placed_trainer(self, backend) -> Trainer:
         """The fitted run on ``backend``, moved there first if it lives elsewhere (after
@@ -485,6 +492,18 @@ class _MLPBase(BaseEstimator):
 def _init_parameters(estimator, names: list[str], values: dict) -> None:
     for name in names:
         setattr(estimator, name, values[name])
+
+
+def _image_shape(shape, n_features: int) -> tuple[int, ...]:
+    """``shape`` as (height, width[, channels]) of positive ints whose product is ``n_features``."""
+    try:
+        values = tuple(operator.index(size) for size in shape)
+    except TypeError:
+        values = ()
+    if not (2 <= len(values) <= 3 and min(values) > 0 and math.prod(values) == n_features):
+        raise ValueError(f"image_shape must be (height, width) or (height, width, channels) of whole numbers "
+                         f"whose product is the model's {n_features} inputs, got {shape!r}")
+    return values
 
 
 class MLPClassifier(ClassifierMixin, _MLPBase):

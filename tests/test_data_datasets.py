@@ -404,8 +404,37 @@ def test_rows_without_labels_are_read_for_a_model_of_that_many_features(tmp_path
     examples = read_examples(tmp_path / "test.csv", image_shape=None, n_features=6)
     assert examples.labels is None
     np.testing.assert_array_equal(examples.features, x[:10].astype(np.float32))
-    labelled = read_examples(tmp_path / "train.csv", image_shape=None, n_features=6)  # the sibling is unlabelled
-    assert labelled.features.shape == (60, 6) and labelled.labels[:3].tolist() == ["0", "1", "2"]
+    # The pair's rows to evaluate or predict are its test part, here rows without labels: never the
+    # training rows of train.csv, which the model has learned.
+    for given in (tmp_path / "train.csv", tmp_path):
+        pair = read_examples(given, image_shape=None, n_features=6)
+        assert pair.labels is None
+        np.testing.assert_array_equal(pair.features, x[:10].astype(np.float32))
+
+
+def test_a_feature_named_like_a_label_does_not_hide_the_kaggle_layout(tmp_path):
+    """train.csv names its label 'label' and also has a feature 'y': test.csv without 'label' is
+    still rows without labels, 'y' and all."""
+    rows = ["x,y,z,label"] + [f"{k % 5},{k % 7},{k % 3},{k % 2}" for k in range(40)]
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "test.csv").write_text("x,y,z\n" + "\n".join(r.rsplit(",", 1)[0] for r in rows[1:6]) + "\n")
+    data = load_dataset(tmp_path / "train.csv", val_size=0)
+    assert any(note.startswith("test: test.csv is not used") for note in data.notes) and data.n_features == 3
+
+
+def test_a_test_sibling_takes_its_labels_from_the_training_files_label_column(tmp_path):
+    """Not from its own first column: a same-width test.csv without the 'label' column (an 'id'
+    column instead) is refused rather than scored against its ids; with 'label' elsewhere, by name."""
+    rows = [(k % 3, k % 5, k % 7, (k * 3) % 4) for k in range(60)]
+    (tmp_path / "train.csv").write_text("label,a,b,c\n" + "".join(f"{t},{a},{b},{c}\n" for t, a, b, c in rows))
+    (tmp_path / "test.csv").write_text("id,a,b,c\n" + "".join(f"{i},{a},{b},{c}\n" for i, (_, a, b, c) in
+                                                             enumerate(rows[:12])))
+    with pytest.raises(DataError, match="test.csv \\(test\\): no column named 'label'; the header names id, a, b, c"):
+        load_dataset(tmp_path / "train.csv", val_size=0)
+    (tmp_path / "test.csv").write_text("a,b,c,label\n" + "".join(f"{a},{b},{c},{t}\n" for t, a, b, c in rows[:12]))
+    data = load_dataset(tmp_path / "train.csv", val_size=0)
+    assert [data.classes[k] for k in data.test.labels] == [str(t) for t, *_ in rows[:12]]
+    np.testing.assert_array_equal(data.test.features, np.array([r[1:] for r in rows[:12]], dtype=np.float32))
 
 
 @pytest.mark.parametrize("header, n_features", [
@@ -418,3 +447,20 @@ def test_what_is_not_taken_for_rows_without_labels(tmp_path, header, n_features)
     (tmp_path / "rows.csv").write_text("\n".join(lines) + "\n")
     examples = read_examples(tmp_path / "rows.csv", image_shape=None, n_features=n_features)
     assert examples.labels is not None and examples.features.shape == (10, 3)
+
+
+def test_a_file_that_almost_uses_semicolons_says_which_line_does_not(tmp_path):
+    rows = ["a;b;label"] + [f"{k};{k + 1};{k % 2}" for k in range(10)]
+    rows[4] = rows[4].replace(";", ",", 1)
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(DataError, match="line 1 has 2 semicolons but line 5 has 1: cells are split at semicolons "
+                                        "only where every line has as many"):
+        load_dataset(tmp_path / "t.csv")
+
+
+def test_a_stray_tab_at_the_end_of_every_line_keeps_commas(tmp_path):
+    comma = headed_csv(tmp_path / "comma.csv", load_iris())
+    (tmp_path / "tabbed.csv").write_text("".join(line + "\t\n" for line in comma.read_text().splitlines()))
+    expected, data = load_dataset(comma), load_dataset(tmp_path / "tabbed.csv")
+    assert data.classes == expected.classes
+    np.testing.assert_array_equal(data.train.features, expected.train.features)

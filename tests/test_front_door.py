@@ -146,8 +146,31 @@ def test_a_regressor_saved_by_the_estimator_loads_back_and_the_cli_says_what_it_
         assert result.exit_code == 2 and "holds a regressor (2 real outputs, saved by MLPRegressor)" in result.output, args
         assert "damaged" not in result.output and "Traceback" not in result.output
     resumed = CliRunner().invoke(main, ["train", "--resume", str(save), "--data", str(data), "--epochs", "2"])
-    assert resumed.exit_code == 2 and "the checkpoint holds a regressor" in resumed.output, resumed.output
+    assert resumed.exit_code == 2 and f"{save}: holds a regressor (2 real outputs" in resumed.output, resumed.output
     assert not (tmp_path / "r.onnx").exists()
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # ConvergenceWarning
+def test_an_estimator_save_refuses_a_bad_image_shape_or_path_and_keeps_its_own_state(tmp_path):
+    """A shape that does not fit the inputs would write a file no loader accepts; a shape given to
+    one save is that file's, not the estimator's; a missing folder is named, not a temporary file."""
+    pytest.importorskip("sklearn")
+    from nnback.sklearn import MLPRegressor
+
+    X = np.random.default_rng(0).random((40, 4))
+    estimator = MLPRegressor(hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(X, X.sum(axis=1))
+    for shape in [(3, 3), (4,), "2x2", (2.0, 2)]:
+        with pytest.raises(ValueError, match="image_shape must be .* the model's 4 inputs"):
+            estimator.save(tmp_path / "bad.npz", image_shape=shape)
+    assert not (tmp_path / "bad.npz").exists()
+    estimator.save(tmp_path / "images.npz", image_shape=(2, 2))
+    estimator.save(tmp_path / "plain.npz")
+    assert nnback.load_model(tmp_path / "images.npz")[1].image_shape == (2, 2)
+    assert nnback.load_model(tmp_path / "plain.npz")[1].image_shape is None
+    with pytest.raises(ValueError, match="directory .*missing does not exist"):
+        estimator.save(tmp_path / "missing" / "m.npz")
+    with pytest.raises(ValueError, match="is a directory"):
+        estimator.save(tmp_path)
 
 
 @pytest.mark.parametrize("values, fragment", [

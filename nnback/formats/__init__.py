@@ -29,7 +29,7 @@ import numpy as np
 from ..data import Dataset, DataError, Split, hold_out_validation, load_mnist
 from ..data import stratified_sample
 from .checks import Part, Parts, choose_shape, features_of, label_keys, pixel_range, printable
-from .csv_text import label_name, read_table, table_part
+from .csv_text import LABEL_NAMES, label_index, read_table, table_part
 from .idx import IdxSet, find_set, idx_sets, read_idx_array
 from .keras_npz import read_npz
 from .nielsen_pickle import read_pickle
@@ -154,12 +154,19 @@ def _read_csvs(path: Path, label_column, n_features: int | None = None) -> tuple
     if sibling is None:
         return Parts(train=train), notes
     test_table = read_table(sibling, "test")
-    named = label_name(table, label_column)
-    if test_table.width == table.width - 1 and test_table.unlabelled(test_table.width, [named] if named else []):
+    label = label_index(table, label_column)
+    named = table.names[label] if table.names else None
+    if test_table.width == table.width - 1 and test_table.unlabelled(test_table.width, [named] if named else LABEL_NAMES):
         # Kaggle's layout: train.csv with its labels, test.csv without (the rows to submit).
+        if n_features is not None:  # reading rows to predict on: these are they
+            test, _ = table_part(test_table, unlabelled=True)
+            return Parts(train=train, test=test), notes + [f"test: {sibling.name}, rows without labels"]
         notes.append(f"test: {sibling.name} is not used: its {test_table.width} columns have no label column "
                      f"({path.name} has {table.width}); a test set is held out of {path.name} instead")
         return Parts(train=train), notes
+    # The sibling's labels are in the training file's label column: by name under a header, else by place.
+    if label_column is None:
+        label_column = named if named is not None and test_table.names is not None else label
     test, _ = table_part(test_table, label_column)
     if test.x.shape[1] != train.x.shape[1]:
         raise DataError(f"{sibling}: test rows have {test.x.shape[1]} features but training rows "

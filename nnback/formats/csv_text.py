@@ -40,13 +40,13 @@ class Table:
     width: int
     delimiter: str
 
-    def unlabelled(self, n_features: int, label_names=()) -> bool:
+    def unlabelled(self, n_features: int, label_names=LABEL_NAMES) -> bool:
         """Whether these rows are features alone: ``n_features`` columns under a header that names
-        no label (LABEL_NAMES, ``label_names``) and no column of names. Without a header nothing
-        tells a label column from a feature, so a headerless file is never taken for unlabelled."""
+        none of ``label_names`` and no column of names. Without a header nothing tells a label
+        column from a feature, so a headerless file is never taken for unlabelled."""
         if self.names is None or self.width != n_features:
             return False
-        wanted = {name.casefold() for name in (*LABEL_NAMES, *label_names)}
+        wanted = {name.casefold() for name in label_names}
         return not wanted & {name.casefold() for name in self.names} and not any(_text_columns(self.rows, self.width))
 
 
@@ -61,6 +61,7 @@ def read_table(path: Path, part: str) -> Table:
     numbers, lines = _lines(_text(path, where))
     if not lines:
         raise DataError(f"{where}: the file is empty; expected lines of numbers and a label")
+    all_numbers, all_lines = numbers, lines
     delimiter = _delimiter(lines[:SAMPLE_LINES + 1])
     rows = [line.split(delimiter) for line in lines[:SAMPLE_LINES + 1]]
     numeric = _numeric_columns(rows[1:], len(rows[0]))
@@ -71,18 +72,22 @@ def read_table(path: Path, part: str) -> Table:
         if not lines:
             raise DataError(f"{where}: has a header but no data lines (empty dataset)")
     width = len(names) if names else len(rows[0])
-    _check_widths(lines, numbers, width, where, names is not None, delimiter)
+    try:
+        _check_widths(lines, numbers, width, where, names is not None, delimiter)
+        if width < 2:
+            raise DataError(f"{where}: rows have {width} column; expected features and a label column, "
+                            "separated by commas, semicolons or tabs")
+    except DataError as error:
+        hint = _separator_hint(all_lines[:SAMPLE_LINES + 1], all_numbers) if delimiter == "," else ""
+        raise DataError(f"{error}{hint}") from None
     return Table(where, numbers, lines, rows, names, width, delimiter)
 
 
-def label_name(table: Table, label_column=None) -> str | None:
-    """The header's name of the label column ``label_column`` picks (or the one found); None
-    without a header."""
-    if table.names is None:
-        return None
+def label_index(table: Table, label_column=None) -> int:
+    """The index of the label column ``label_column`` picks (or the one found)."""
     index, _ = _label_column(label_column, table.names, _text_columns(table.rows, table.width), table.width,
                              table.where)
-    return table.names[index]
+    return index
 
 
 def table_part(table: Table, label_column=None, unlabelled: bool = False) -> tuple[Part, str]:
@@ -92,9 +97,6 @@ def table_part(table: Table, label_column=None, unlabelled: bool = False) -> tup
     if unlabelled:
         label, how = width, f"none: all {width} columns are features (the header names no label)"
     else:
-        if width < 2:
-            raise DataError(f"{where}: rows have {width} column; expected features and a label column, "
-                            "separated by commas, semicolons or tabs")
         label, how = _label_column(label_column, table.names, _text_columns(table.rows, width), width, where)
     if delimiter != ",":
         how += f"; cells separated by {DELIMITERS[delimiter]}"
@@ -105,13 +107,28 @@ def table_part(table: Table, label_column=None, unlabelled: bool = False) -> tup
 
 
 def _delimiter(lines: list[str]) -> str:
-    """A semicolon or a tab where each sampled line has the same number (at least one) of it,
-    else a comma: "5,1;3,5;setosa" is a semicolon file with decimal commas, not a comma file."""
+    """A semicolon or a tab where each sampled line has the same number (at least one) of it and
+    the first line two cells or more, else a comma: "5,1;3,5;setosa" is a semicolon file with
+    decimal commas, not a comma file; "a,b,c<tab>" is a comma file with a stray tab at the end."""
     for delimiter in DELIMITERS:
         counts = {line.count(delimiter) for line in lines}
-        if len(counts) == 1 and counts.pop() > 0:
+        if len(counts) == 1 and counts.pop() > 0 and sum(bool(cell.strip()) for cell in lines[0].split(delimiter)) > 1:
             return delimiter
     return ","
+
+
+def _separator_hint(lines: list[str], numbers) -> str:
+    """Why a file that looks separated by semicolons or tabs was split at commas: the first line
+    whose count differs from the first line's ("" when there is no such line)."""
+    for delimiter, name in DELIMITERS.items():
+        first = lines[0].count(delimiter)
+        if first == 0:
+            continue
+        for number, line in zip(numbers, lines):
+            if line.count(delimiter) != first:
+                return (f" (line {int(numbers[0])} has {first} {name} but line {int(number)} has "
+                        f"{line.count(delimiter)}: cells are split at {name} only where every line has as many)")
+    return ""
 
 
 def _text(path: Path, where: str) -> str:
