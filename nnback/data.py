@@ -63,6 +63,7 @@ class Dataset:
     classes: tuple[str, ...] = tuple("0123456789")
     image_shape: tuple[int, ...] | None = (28, 28)
     notes: tuple[str, ...] = ()
+    label_column: str | None = None  # a CSV header's name of the label column (None: not from one)
 
     @property
     def n_features(self) -> int:

@@ -63,6 +63,7 @@ class DataInfo:
     fingerprint: str | None = None
     source: str | None = None
     targets: int = 0  # regression: the number of real outputs (then ``classes`` is empty)
+    label_column: str | None = None  # the training CSV header's name of the label column
 
     @property
     def n_outputs(self) -> int:
@@ -73,7 +74,7 @@ class DataInfo:
     def of(cls, data: Dataset, standardizer: Standardizer | None = None) -> "DataInfo":
         shape = data.image_shape
         return cls(data.n_features, tuple(data.classes), tuple(shape) if shape else None, standardizer,
-                   len(data.train), data.fingerprint(), data.source)
+                   len(data.train), data.fingerprint(), data.source, label_column=data.label_column)
 
     def features(self, host):
         """Host features as the model was trained on them (standardised for tabular data)."""
@@ -84,7 +85,8 @@ class DataInfo:
                 "image_shape": list(self.image_shape) if self.image_shape else None,
                 "standardizer": self.standardizer.as_dict() if self.standardizer else None,
                 "train_size": self.n_train, "fingerprint": self.fingerprint, "source": self.source,
-                **({"targets": self.targets} if self.targets else {})}
+                **({"targets": self.targets} if self.targets else {}),
+                **({"label_column": self.label_column} if self.label_column is not None else {})}
 
     @classmethod
     def from_dict(cls, values: dict, sizes: list[int]) -> "DataInfo":
@@ -111,13 +113,14 @@ class DataInfo:
             if standardizer.mean.shape != (sizes[0],):
                 raise ValueError(f"the feature standardiser has {standardizer.mean.shape[0]} features, the model {sizes[0]}")
         n_train, fingerprint, source = values.get("train_size"), values.get("fingerprint"), values.get("source")
+        label_column = values.get("label_column")
         if not (n_train is None or (isinstance(n_train, int) and n_train >= 0)):
             raise ValueError(f"train_size {n_train!r} is not a count")
-        for name, value in (("fingerprint", fingerprint), ("source", source)):
+        for name, value in (("fingerprint", fingerprint), ("source", source), ("label_column", label_column)):
             if not (value is None or isinstance(value, str)):
                 raise ValueError(f"{name} {value!r} is not a string")
         return cls(sizes[0], tuple(classes), tuple(shape) if shape else None, standardizer, n_train, fingerprint,
-                   source if source is not None else values.get("path"), targets)
+                   source if source is not None else values.get("path"), targets, label_column)
 
 
 @dataclass

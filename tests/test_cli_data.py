@@ -70,3 +70,24 @@ def test_predict_on_rows_without_labels_and_evaluate_refuses_them(tmp_path):
     assert predicted.output.startswith("predicted ") and "true class" not in predicted.output
     evaluated = CliRunner().invoke(main, ["evaluate", str(model), "--data", str(tmp_path / "test.csv")])
     assert evaluated.exit_code == 2 and "has no labels to evaluate against" in evaluated.output
+
+
+def test_new_data_is_read_with_the_label_column_the_model_was_trained_with(tmp_path):
+    """Trained with --label-column species (numbers, not a label-like name), evaluate and predict
+    find the labels in 'species' without being told again; a file that lacks one feature but has
+    'species' is refused instead of using the labels as that feature; rows with the model's
+    features and no 'species' are rows to predict, even with a feature named 'y'."""
+    rows = [(k % 5 + 0.5 * (k % 3), k % 7 * 0.25, (k % 3) * 2.0 + 0.1 * (k % 4), k % 3) for k in range(90)]
+    (tmp_path / "data.csv").write_text("a,y,c,species\n" + "".join(f"{a},{b},{c},{t}\n" for a, b, c, t in rows))
+    (tmp_path / "short.csv").write_text("a,y,species\n" + "".join(f"{a},{b},{t}\n" for a, b, c, t in rows[:5]))
+    (tmp_path / "rows.csv").write_text("a,y,c\n" + "".join(f"{a},{b},{c}\n" for a, b, c, t in rows[:5]))
+    model = tmp_path / "m.npz"
+    trained = CliRunner().invoke(main, ["train", "--data", str(tmp_path / "data.csv"), "--label-column", "species",
+                                        "--epochs", "2", "--hidden", "8", "--save", str(model)])
+    assert trained.exit_code == 0, trained.output
+    evaluated = CliRunner().invoke(main, ["evaluate", str(model), "--data", str(tmp_path / "data.csv")])
+    assert evaluated.exit_code == 0 and "on 90 samples of" in evaluated.output, evaluated.output
+    short = CliRunner().invoke(main, ["predict", str(model), "--data", str(tmp_path / "short.csv"), "--index", "0"])
+    assert short.exit_code == 2 and "has 2 features per sample, the model takes 3" in short.output, short.output
+    predicted = CliRunner().invoke(main, ["predict", str(model), "--data", str(tmp_path / "rows.csv"), "--index", "1"])
+    assert predicted.exit_code == 0 and predicted.output.startswith("predicted "), predicted.output

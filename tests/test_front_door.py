@@ -178,6 +178,7 @@ def test_an_estimator_save_refuses_a_bad_image_shape_or_path_and_keeps_its_own_s
     ({"classes": [], "targets": 3}, "targets 3 is neither 0"),
     ({"classes": [], "targets": True}, "targets True is neither 0"),
     ({"classes": []}, "2 distinct class names expected"),
+    ({"classes": ["a", "b"], "label_column": 3}, "label_column 3 is not a string"),
 ])
 def test_an_inconsistent_regression_description_is_refused(values, fragment):
     with pytest.raises(ValueError, match=fragment):

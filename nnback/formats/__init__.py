@@ -102,20 +102,24 @@ def load_dataset(path=None, val_size: int | None = None, shuffle_rng=None, *, la
         notes.append(note)
         _refuse_emptied(train, val, names, f"{path}: val_size {len(val)}", "validation")
     _refuse_emptied(train, test, names, f"{path}: the test hold-out", "test")
-    return Dataset(train, val, test, source=str(path), classes=names, image_shape=shape, notes=tuple(notes))
+    return Dataset(train, val, test, source=str(path), classes=names, image_shape=shape, notes=tuple(notes),
+                   label_column=parts.label_column)
 
 
-def read_examples(path=None, *, label_column=None, image_shape="auto", n_features: int | None = None) -> Examples:
+def read_examples(path=None, *, label_column=None, image_shape="auto", n_features: int | None = None,
+                  model_label: str | None = None) -> Examples:
     """Rows to evaluate or predict on: every row of a single file in file order, or the test part
     of a pair, a directory, an npz with a test part, or the bundled MNIST (path None).
 
-    ``n_features``, the model's input count: a CSV of exactly that many columns under a header that
-    names no label (Kaggle's test.csv) is read as rows without labels."""
+    For a model trained on a CSV, ``model_label`` is its label column's name: a header that has it
+    has the labels there (unless ``label_column`` says otherwise). ``n_features``, the model's input
+    count: a CSV of exactly that many columns under a header that names no label (``model_label``,
+    else any of label, class, target, y) is read as rows without labels (Kaggle's test.csv)."""
     if path is None:
         test = load_mnist(None, 0).test
         return Examples(test.features, np.array([str(k) for k in test.labels]), (28, 28), "bundled MNIST (test)")
     path = Path(path)
-    parts, _ = read_parts(path, label_column, n_features=n_features)
+    parts, _ = read_parts(path, label_column, n_features=n_features, model_label=model_label)
     part = parts.train if parts.test is None else parts.test
     shape = choose_shape(part, image_shape if image_shape != "auto" else parts.image_shape)
     features = _features(part, shape, part)
@@ -123,11 +127,12 @@ def read_examples(path=None, *, label_column=None, image_shape="auto", n_feature
     return Examples(features, labels, shape, str(path))
 
 
-def read_parts(path: Path, label_column=None, *, n_features: int | None = None) -> tuple[Parts, list[str]]:
+def read_parts(path: Path, label_column=None, *, n_features: int | None = None,
+               model_label: str | None = None) -> tuple[Parts, list[str]]:
     """The parts a file or directory holds, checked, before any hold-out; and notes on reading them.
-    ``n_features``: see :func:`read_examples`."""
+    ``n_features``, ``model_label``: see :func:`read_examples`."""
     if path.is_dir():
-        return _read_directory(path, label_column, n_features)
+        return _read_directory(path, label_column, n_features, model_label)
     if not path.exists():
         raise DataError(f"{path}: no such file or directory")
     kind = sniff(path)
@@ -140,30 +145,34 @@ def read_parts(path: Path, label_column=None, *, n_features: int | None = None) 
         return read_npz(path), []
     if kind == PICKLE:
         return read_pickle(path), []
-    return _read_csvs(path, label_column, n_features)
+    return _read_csvs(path, label_column, n_features, model_label)
 
 
-def _read_csvs(path: Path, label_column, n_features: int | None = None) -> tuple[Parts, list[str]]:
+def _read_csvs(path: Path, label_column, n_features: int | None = None,
+               model_label: str | None = None) -> tuple[Parts, list[str]]:
     sibling = _test_sibling(path)
     table = read_table(path, "training" if sibling else "all rows")
-    if n_features is not None and label_column is None and sibling is None and table.unlabelled(n_features):
+    if label_column is None and model_label is not None and _has_column(table, model_label):
+        label_column = model_label  # where the model's labels were, by name
+    unnamed = [model_label] if model_label is not None else LABEL_NAMES
+    if n_features is not None and label_column is None and sibling is None and table.unlabelled(n_features, unnamed):
         part, how = table_part(table, unlabelled=True)
         return Parts(train=part), [f"labels: {how}"]
     train, how = table_part(table, label_column)
     notes = [f"labels: {how}"]
-    if sibling is None:
-        return Parts(train=train), notes
-    test_table = read_table(sibling, "test")
     label = label_index(table, label_column)
     named = table.names[label] if table.names else None
+    if sibling is None:
+        return Parts(train=train, label_column=named), notes
+    test_table = read_table(sibling, "test")
     if test_table.width == table.width - 1 and test_table.unlabelled(test_table.width, [named] if named else LABEL_NAMES):
         # Kaggle's layout: train.csv with its labels, test.csv without (the rows to submit).
         if n_features is not None:  # reading rows to predict on: these are they
             test, _ = table_part(test_table, unlabelled=True)
-            return Parts(train=train, test=test), notes + [f"test: {sibling.name}, rows without labels"]
+            return Parts(train=train, test=test, label_column=named), notes + [f"test: {sibling.name}, rows without labels"]
         notes.append(f"test: {sibling.name} is not used: its {test_table.width} columns have no label column "
                      f"({path.name} has {table.width}); a test set is held out of {path.name} instead")
-        return Parts(train=train), notes
+        return Parts(train=train, label_column=named), notes
     # The sibling's labels are in the training file's label column: by name under a header, else by place.
     if label_column is None:
         label_column = named if named is not None and test_table.names is not None else label
@@ -172,7 +181,11 @@ def _read_csvs(path: Path, label_column, n_features: int | None = None) -> tuple
         raise DataError(f"{sibling}: test rows have {test.x.shape[1]} features but training rows "
                         f"({path.name}) have {train.x.shape[1]}")
     notes.append(f"test: {sibling.name}, the test sibling of {path.name}")
-    return Parts(train=train, test=test), notes
+    return Parts(train=train, test=test, label_column=named), notes
+
+
+def _has_column(table, name: str) -> bool:
+    return table.names is not None and name.casefold() in (column.casefold() for column in table.names)
 
 
 def _test_sibling(train: Path) -> Path | None:
@@ -213,7 +226,8 @@ def _read_idx(files: IdxSet) -> Parts:
     return Parts(train=parts["train"], test=parts["test"])
 
 
-def _read_directory(directory: Path, label_column, n_features: int | None = None) -> tuple[Parts, list[str]]:
+def _read_directory(directory: Path, label_column, n_features: int | None = None,
+                    model_label: str | None = None) -> tuple[Parts, list[str]]:
     if idx_sets(directory):
         if label_column is not None:
             raise DataError(f"{directory}: label_column {label_column!r} applies to CSV files; IDX data carries "
@@ -225,11 +239,11 @@ def _read_directory(directory: Path, label_column, n_features: int | None = None
     csvs = [p for p in files if kinds[p] == CSV and re.search(r"\.csv(\.gz)?$", p.name, re.IGNORECASE)]
     trains = [p for p in files if kinds[p] == CSV and "train" in p.name.lower()]
     if len(single) == 1 and not trains and not csvs:
-        return read_parts(single[0], label_column, n_features=n_features)
+        return read_parts(single[0], label_column, n_features=n_features, model_label=model_label)
     if len(trains) == 1 and not single:
-        return read_parts(trains[0], label_column, n_features=n_features)
+        return read_parts(trains[0], label_column, n_features=n_features, model_label=model_label)
     if len(csvs) == 1 and not single and not trains:
-        return read_parts(csvs[0], label_column, n_features=n_features)
+        return read_parts(csvs[0], label_column, n_features=n_features, model_label=model_label)
     found = ", ".join(f"{p.name} ({kinds[p]})" for p in files if kinds[p]) or "no data files"
     raise DataError(f"{directory}: cannot tell which files to read (found {found}); give a directory "
                     "of one IDX set, of one *train*.csv and its *test*.csv, of one .csv file, or of one "

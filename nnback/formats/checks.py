@@ -44,6 +44,7 @@ class Parts:
     test: Part | None = None
     val: Part | None = None
     image_shape: tuple | None | str = "auto"
+    label_column: str | None = None  # a CSV header's name of the training labels' column
 
 
 def choose_shape(part: Part, requested) -> tuple | None:
