@@ -313,9 +313,9 @@ class Trainer:
         """Continue ``checkpoint`` on data described by ``info`` with ``changes`` to its settings
         (the learning rate, epochs, dropout may change; the network, optimizer, dtype, seed, batch
         size and the data may not)."""
+        _refuse_a_regressor(checkpoint)
         config = resumed_config(checkpoint, changes or {})
-        stored = stored_data(checkpoint)
-        check_same_data(stored, info)
+        check_same_data(stored_data(checkpoint), info)
         return cls(config, info, backend=backend, checkpoint=checkpoint, comm=comm)
 
 
@@ -375,9 +375,6 @@ def regression_outputs(info: DataInfo) -> str:
 def check_same_data(stored: DataInfo, info: DataInfo) -> None:
     """A resumed run must see the data it was trained on: the same fingerprint (or, for a
     checkpoint of nnback 0.1, the same training-set size) and the same classes."""
-    if stored.targets:
-        raise ResumeError("data", f"the checkpoint holds a regressor ({regression_outputs(stored)}, saved by "
-                                  "MLPRegressor); nnback train resumes classifier runs only")
     if stored.classes != info.classes:
         raise ResumeError("data", f"data: the checkpoint was trained on classes {', '.join(stored.classes)}, this data "
                                   f"has {', '.join(info.classes)}; resume with the same data")
@@ -446,7 +443,8 @@ def prepare(config: TrainConfig | None = None, data: Dataset | None = None, *, b
         if config is not None:
             raise ValueError("a resumed run takes its configuration from the checkpoint; pass changes=, not config=")
         checkpoint = _read_for_resume(resume)
-        _refuse_a_regressor(checkpoint, resume)  # before its configuration is checked and any data is read
+        # Before its configuration is checked and any data is read:
+        _refuse_a_regressor(checkpoint, "the checkpoint" if isinstance(resume, Checkpoint) else str(resume))
         config = resumed_config(checkpoint, changes)
     else:
         config = (config or TrainConfig()).replace(**changes)
@@ -476,14 +474,13 @@ def prepare(config: TrainConfig | None = None, data: Dataset | None = None, *, b
     return Run(trainer, data, x, y, evaluation, decisions)
 
 
-def _refuse_a_regressor(checkpoint: Checkpoint, resume) -> None:
+def _refuse_a_regressor(checkpoint: Checkpoint, where: str = "the checkpoint") -> None:
     """Training resumes classifier runs; a regressor's checkpoint (MLPRegressor.save) is refused by name."""
     try:
         stored = stored_data(checkpoint)
     except CheckpointError:
         return  # a damaged description is reported where it is used
     if stored.targets:
-        where = "the checkpoint" if isinstance(resume, Checkpoint) else str(resume)
         raise ResumeError(None, f"{where}: holds a regressor ({regression_outputs(stored)}, saved by MLPRegressor); "
                                 "nnback train resumes classifier runs only")
 

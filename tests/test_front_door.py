@@ -147,6 +147,8 @@ def test_a_regressor_saved_by_the_estimator_loads_back_and_the_cli_says_what_it_
         assert "damaged" not in result.output and "Traceback" not in result.output
     resumed = CliRunner().invoke(main, ["train", "--resume", str(save), "--data", str(data), "--epochs", "2"])
     assert resumed.exit_code == 2 and f"{save}: holds a regressor (2 real outputs" in resumed.output, resumed.output
+    with pytest.raises(nnback.runner.ResumeError, match="the checkpoint: holds a regressor"):  # the library's door
+        nnback.runner.Trainer.resume(load_checkpoint(save), info)
     assert not (tmp_path / "r.onnx").exists()
 
 
