@@ -304,6 +304,10 @@ class Trainer:
         in data-parallel training, rank 0 alone writes it."""
         if self.comm is not None and self.comm.rank != 0:
             return
+        try:  # the loader's own check, before anything is written: never a file that cannot be read back
+            DataInfo.from_dict(self.info.as_dict(), self.model.sizes)
+        except ValueError as error:
+            raise ValueError(f"{path}: the data description would not load back: {error}") from None
         save_checkpoint(path, self.model, self.optimizer.state(), position=self.position,
                         rng_state=dict(self.shuffle_rng.bit_generator.state), history=self.history, meta=self.meta())
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-import operator
 import warnings
 
 import numpy as np
@@ -424,7 +423,8 @@ class _MLPBase(BaseEstimator):
         trainer = self._placed_trainer(self._backend())
         info = trainer.info
         if image_shape is not None:
-            trainer.info = dataclasses.replace(info, image_shape=_image_shape(image_shape, info.n_features))
+            shape = tuple(image_shape) if isinstance(image_shape, (tuple, list)) else image_shape
+            trainer.info = dataclasses.replace(info, image_shape=shape)  # checked by trainer.save
         try:
             trainer.save(path)
         finally:
@@ -492,18 +492,6 @@ class _MLPBase(BaseEstimator):
 def _init_parameters(estimator, names: list[str], values: dict) -> None:
     for name in names:
         setattr(estimator, name, values[name])
-
-
-def _image_shape(shape, n_features: int) -> tuple[int, ...]:
-    """``shape`` as (height, width[, channels]) of positive ints whose product is ``n_features``."""
-    try:
-        values = tuple(operator.index(size) for size in shape)
-    except TypeError:
-        values = ()
-    if not (2 <= len(values) <= 3 and min(values) > 0 and math.prod(values) == n_features):
-        raise ValueError(f"image_shape must be (height, width) or (height, width, channels) of whole numbers "
-                         f"whose product is the model's {n_features} inputs, got {shape!r}")
-    return values
 
 
 class MLPClassifier(ClassifierMixin, _MLPBase):

@@ -162,7 +162,7 @@ def test_an_estimator_save_refuses_a_bad_image_shape_or_path_and_keeps_its_own_s
     X = np.random.default_rng(0).random((40, 4))
     estimator = MLPRegressor(hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(X, X.sum(axis=1))
     for shape in [(3, 3), (4,), "2x2", (2.0, 2)]:
-        with pytest.raises(ValueError, match="image_shape must be .* the model's 4 inputs"):
+        with pytest.raises(ValueError, match="would not load back: image shape .* does not match the model's 4 inputs"):
             estimator.save(tmp_path / "bad.npz", image_shape=shape)
     assert not (tmp_path / "bad.npz").exists()
     estimator.save(tmp_path / "images.npz", image_shape=(2, 2))
