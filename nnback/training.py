@@ -85,20 +85,15 @@ class Batches:
         copy of the data per epoch and slicing it by 2-10% per epoch (benchmarks/), and it needs
         no second copy of the training set in memory.
         """
-        for xb, yb, wb, _, _ in self.shards(skip):
+        for index, _, _ in self.plan(skip):
+            xb, yb, wb = self.gather(index)
             yield (xb, yb) if wb is None else (xb, yb, wb)
-
-    def shards(self, skip: int = 0):
-        """Yield (xb, yb, wb, first, rows) for one pass: this rank's rows ``first .. first + len(xb)``
-        of each batch of ``rows`` (the whole batch unless ``shard`` is set); ``wb`` is None without
-        weights. Without ``shuffle`` the batches follow the data's order."""
-        for index, first, rows in self.plan(skip):
-            yield (*self.gather(index), first, rows)
 
     def plan(self, skip: int = 0):
         """Yield (index, first, rows) for one pass: the device row indices of this rank's part
-        ``first .. first + len(index)`` of each batch of ``rows``. In full batch ``index`` is a
-        slice instead (None: every row), as the data needs no gather then."""
+        ``first .. first + len(index)`` of each batch of ``rows`` (the whole batch unless ``shard``
+        is set). In full batch ``index`` is a slice instead (None: every row), as the data needs no
+        gather then. Without ``shuffle`` the batches follow the data's order."""
         xp = self._xp = array_namespace(self.x, self.y)
         if self.batch_size is None and self.shard is None:
             yield None, 0, self.n
