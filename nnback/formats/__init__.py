@@ -152,7 +152,7 @@ def _read_csvs(path: Path, label_column, n_features: int | None = None,
                model_label: str | None = None) -> tuple[Parts, list[str]]:
     sibling = _test_sibling(path)
     table = read_table(path, "training" if sibling else "all rows")
-    if label_column is None and model_label is not None and _has_column(table, model_label):
+    if label_column is None and model_label is not None and table.has_column(model_label):
         label_column = model_label  # where the model's labels were, by name
     unnamed = [model_label] if model_label is not None else LABEL_NAMES
     if n_features is not None and label_column is None and sibling is None and table.unlabelled(n_features, unnamed):
@@ -182,10 +182,6 @@ def _read_csvs(path: Path, label_column, n_features: int | None = None,
                         f"({path.name}) have {train.x.shape[1]}")
     notes.append(f"test: {sibling.name}, the test sibling of {path.name}")
     return Parts(train=train, test=test, label_column=named), notes
-
-
-def _has_column(table, name: str) -> bool:
-    return table.names is not None and name.casefold() in (column.casefold() for column in table.names)
 
 
 def _test_sibling(train: Path) -> Path | None:

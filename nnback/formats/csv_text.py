@@ -44,10 +44,13 @@ class Table:
         """Whether these rows are features alone: ``n_features`` columns under a header that names
         none of ``label_names`` and no column of names. Without a header nothing tells a label
         column from a feature, so a headerless file is never taken for unlabelled."""
-        if self.names is None or self.width != n_features:
+        if self.width != n_features or self.names is None or any(self.has_column(name) for name in label_names):
             return False
-        wanted = {name.casefold() for name in label_names}
-        return not wanted & {name.casefold() for name in self.names} and not any(_text_columns(self.rows, self.width))
+        return not any(_text_columns(self.rows, self.width))
+
+    def has_column(self, name: str) -> bool:
+        """Whether the header names a column ``name`` (in any case, as label columns are found)."""
+        return self.names is not None and name.casefold() in (column.casefold() for column in self.names)
 
 
 def read_csv(path: Path, part: str, label_column=None) -> tuple[Part, str]:
