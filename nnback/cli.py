@@ -637,3 +637,7 @@ def _open_logs(outputs: Outputs, history: list[dict]) -> list:
         for stats in history:
             logs[-1](stats)
     return logs
+
+
+if __name__ == "__main__":  # python -m nnback.cli, as well as python -m nnback and the nnback script
+    main()

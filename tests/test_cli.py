@@ -100,6 +100,14 @@ def test_cuda_without_a_gpu_fails_in_one_line():
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize("module", ["nnback", "nnback.cli"])
+def test_every_module_form_runs_the_command(module):
+    """`python -m nnback.cli` once imported the commands and exited 0 without running any."""
+    done = subprocess.run([sys.executable, "-m", module, "train", "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "--epochs" in done.stdout
+
+
 def test_library_use_matches_the_readme(small_idx_dir):
     config = nnback.TrainConfig(layers=[784, 32, 10], epochs=3, val_size=500, data=str(small_idx_dir))
     result = nnback.train(config)
