@@ -20,9 +20,9 @@ each one with ``nnback train``'s defaults).
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import struct
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -144,4 +144,6 @@ def main(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "datasets"))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out", nargs="?", default="datasets", type=Path, help="folder to write into (default: datasets)")
+    main(parser.parse_args().out)
