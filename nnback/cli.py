@@ -485,7 +485,7 @@ def evaluate_command(model_path, data_path, label_column, device, metrics_out, p
         outputs = predict_outputs(model, backend, info.features(examples.features))
         report = evaluation_report(labels, outputs, classes=info.classes)
         click.echo(f"{model_path}: {model!r}")
-        click.echo(format_confusion(report))
+        click.echo(format_confusion(report, metrics_out))
         click.echo(f"accuracy {100 * report['test_accuracy']:.2f}% on {report['test_size']} samples of {examples.source}")
         if metrics_out:
             write_json_atomic(metrics_out, {"model": str(model_path), "data": examples.source, **report})
@@ -543,7 +543,7 @@ def _examples(data_path, label_column, info):
     """The rows of ``data_path`` read as the model's data was (image shape or tabular)."""
     shape = info.image_shape
     examples = read_examples(data_path, label_column=label_column, image_shape=shape if shape else None,
-                             n_features=info.n_features, model_label=info.label_column)
+                             n_features=info.n_features, model_label=info.label_column, pixel_scale=info.pixel_scale)
     if examples.features.shape[1] != info.n_features:
         raise DataError(f"{examples.source}: has {examples.features.shape[1]} features per sample, the model takes "
                         f"{info.n_features}")

@@ -64,6 +64,7 @@ class Dataset:
     image_shape: tuple[int, ...] | None = (28, 28)
     notes: tuple[str, ...] = ()
     label_column: str | None = None  # a CSV header's name of the label column (None: not from one)
+    pixel_scale: int | None = 255  # what integer pixels were divided by (None: tabular features)
 
     @property
     def n_features(self) -> int:

@@ -52,8 +52,8 @@ class ResumeError(ValueError):
 class DataInfo:
     """What a model knows of its data, stored with it so new data is read the same way: the
     feature count, the class names (label k means ``classes[k]``), the image shape (None for
-    tabular data), the feature standardiser fitted on the training set, and for resuming, the
-    training-set size and a fingerprint of the data."""
+    tabular data) and what its integer pixels were divided by, the feature standardiser fitted on
+    the training set, and for resuming, the training-set size and a fingerprint of the data."""
 
     n_features: int
     classes: tuple[str, ...]
@@ -64,6 +64,7 @@ class DataInfo:
     source: str | None = None
     targets: int = 0  # regression: the number of real outputs (then ``classes`` is empty)
     label_column: str | None = None  # the training CSV header's name of the label column
+    pixel_scale: int | None = None  # integer pixels ÷ this (None: tabular, or not recorded: each file's own range)
 
     @property
     def n_outputs(self) -> int:
@@ -74,7 +75,8 @@ class DataInfo:
     def of(cls, data: Dataset, standardizer: Standardizer | None = None) -> "DataInfo":
         shape = data.image_shape
         return cls(data.n_features, tuple(data.classes), tuple(shape) if shape else None, standardizer,
-                   len(data.train), data.fingerprint(), data.source, label_column=data.label_column)
+                   len(data.train), data.fingerprint(), data.source, label_column=data.label_column,
+                   pixel_scale=data.pixel_scale if shape else None)
 
     def features(self, host):
         """Host features as the model was trained on them (standardised for tabular data)."""
@@ -86,7 +88,8 @@ class DataInfo:
                 "standardizer": self.standardizer.as_dict() if self.standardizer else None,
                 "train_size": self.n_train, "fingerprint": self.fingerprint, "source": self.source,
                 **({"targets": self.targets} if self.targets else {}),
-                **({"label_column": self.label_column} if self.label_column is not None else {})}
+                **({"label_column": self.label_column} if self.label_column is not None else {}),
+                **({"pixel_scale": self.pixel_scale} if self.pixel_scale is not None else {})}
 
     @classmethod
     def from_dict(cls, values: dict, sizes: list[int]) -> "DataInfo":
@@ -113,14 +116,17 @@ class DataInfo:
             if standardizer.mean.shape != (sizes[0],):
                 raise ValueError(f"the feature standardiser has {standardizer.mean.shape[0]} features, the model {sizes[0]}")
         n_train, fingerprint, source = values.get("train_size"), values.get("fingerprint"), values.get("source")
-        label_column = values.get("label_column")
+        label_column, pixel_scale = values.get("label_column"), values.get("pixel_scale")
+        if pixel_scale is not None and not (isinstance(pixel_scale, int) and not isinstance(pixel_scale, bool)
+                                            and pixel_scale >= 1 and shape is not None):
+            raise ValueError(f"pixel_scale {pixel_scale!r} is not a positive whole number for an image model")
         if not (n_train is None or (isinstance(n_train, int) and n_train >= 0)):
             raise ValueError(f"train_size {n_train!r} is not a count")
         for name, value in (("fingerprint", fingerprint), ("source", source), ("label_column", label_column)):
             if not (value is None or isinstance(value, str)):
                 raise ValueError(f"{name} {value!r} is not a string")
         return cls(sizes[0], tuple(classes), tuple(shape) if shape else None, standardizer, n_train, fingerprint,
-                   source if source is not None else values.get("path"), targets, label_column)
+                   source if source is not None else values.get("path"), targets, label_column, pixel_scale)
 
 
 @dataclass
@@ -378,7 +384,12 @@ def regression_outputs(info: DataInfo) -> str:
 
 def check_same_data(stored: DataInfo, info: DataInfo) -> None:
     """A resumed run must see the data it was trained on: the same fingerprint (or, for a
-    checkpoint of nnback 0.1, the same training-set size) and the same classes."""
+    checkpoint of nnback 0.1, the same training-set size) and the same classes. A checkpoint that
+    records neither (the scikit-learn estimator's ``save``) cannot be checked, so it is refused."""
+    if stored.fingerprint is None and stored.n_train is None:
+        raise ResumeError("data", "data: the checkpoint does not record the data it was trained on (a model saved by "
+                                  "the scikit-learn estimator), so a resumed run could not keep to it; continue it in "
+                                  "Python with the estimator (warm_start=True or partial_fit)")
     if stored.classes != info.classes:
         raise ResumeError("data", f"data: the checkpoint was trained on classes {', '.join(stored.classes)}, this data "
                                   f"has {', '.join(info.classes)}; resume with the same data")

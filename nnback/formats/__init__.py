@@ -28,7 +28,7 @@ import numpy as np
 
 from ..data import Dataset, DataError, Split, hold_out_validation, load_mnist
 from ..data import stratified_sample
-from .checks import Part, Parts, choose_shape, features_of, label_keys, pixel_range, printable
+from .checks import Part, Parts, choose_shape, features_of, label_keys, pixel_scale, printable
 from .csv_text import LABEL_NAMES, label_index, read_table, table_part
 from .idx import IdxSet, find_set, idx_sets, read_idx_array
 from .keras_npz import read_npz
@@ -75,8 +75,11 @@ def load_dataset(path=None, val_size: int | None = None, shuffle_rng=None, *, la
     parts, notes = read_parts(path, label_column)
     shape = choose_shape(parts.train, image_shape if image_shape != "auto" else parts.image_shape)
     notes.append(_shape_note(parts.train, shape))
+    # One divisor for every split, from all of them: a test part of only dark images must not be
+    # stretched to its own range, and all-black training images say nothing of the range.
+    scale = None if shape is None else max(pixel_scale(part) for part in (parts.train, parts.test, parts.val) if part)
     keys = _labels(parts.train)
-    whole = _features(parts.train, shape, parts.train)
+    whole = _features(parts.train, shape, parts.train, scale)
     classes, codes = np.unique(keys, return_inverse=True)
     names = tuple(str(value) for value in classes)
     if len(names) < 2:
@@ -92,9 +95,9 @@ def load_dataset(path=None, val_size: int | None = None, shuffle_rng=None, *, la
         raise DataError(f"{path}: brings its own test set; test_fraction applies to a single file without one")
     else:
         codes = _codes(parts.test, names, "test")
-        test = Split(_features(parts.test, shape, parts.train), codes)
+        test = Split(_features(parts.test, shape, parts.train, scale), codes)
     if parts.val is not None:
-        features = _features(parts.val, shape, parts.train)
+        features = _features(parts.val, shape, parts.train, scale)
         val = Split(features, _codes(parts.val, names, "validation"))
         notes.append(f"validation: the file's own split ({len(val):,} rows; val_size does not apply)")
     else:
@@ -103,18 +106,20 @@ def load_dataset(path=None, val_size: int | None = None, shuffle_rng=None, *, la
         _refuse_emptied(train, val, names, f"{path}: val_size {len(val)}", "validation")
     _refuse_emptied(train, test, names, f"{path}: the test hold-out", "test")
     return Dataset(train, val, test, source=str(path), classes=names, image_shape=shape, notes=tuple(notes),
-                   label_column=parts.label_column)
+                   label_column=parts.label_column, pixel_scale=scale)
 
 
 def read_examples(path=None, *, label_column=None, image_shape="auto", n_features: int | None = None,
-                  model_label: str | None = None) -> Examples:
+                  model_label: str | None = None, pixel_scale: int | None = None) -> Examples:
     """Rows to evaluate or predict on: every row of a single file in file order, or the test part
     of a pair, a directory, an npz with a test part, or the bundled MNIST (path None).
 
     For a model trained on a CSV, ``model_label`` is its label column's name: a header that has it
     has the labels there (unless ``label_column`` says otherwise). ``n_features``, the model's input
     count: a CSV of exactly that many columns under a header that names no label (``model_label``,
-    else any of label, class, target, y) is read as rows without labels (Kaggle's test.csv)."""
+    else any of label, class, target, y) is read as rows without labels (Kaggle's test.csv).
+    ``pixel_scale``: what the model's integer training pixels were divided by (None: this file's own
+    range)."""
     if path is None:
         test = load_mnist(None, 0).test
         return Examples(test.features, np.array([str(k) for k in test.labels]), (28, 28), "bundled MNIST (test)")
@@ -122,7 +127,7 @@ def read_examples(path=None, *, label_column=None, image_shape="auto", n_feature
     parts, _ = read_parts(path, label_column, n_features=n_features, model_label=model_label)
     part = parts.train if parts.test is None else parts.test
     shape = choose_shape(part, image_shape if image_shape != "auto" else parts.image_shape)
-    features = _features(part, shape, part)
+    features = _features(part, shape, part, pixel_scale)
     labels = None if part.y is None else np.array([str(key) for key in label_keys(part).tolist()])
     return Examples(features, labels, shape, str(path))
 
@@ -253,11 +258,11 @@ def _kind_or_none(path: Path) -> str | None:
         return None
 
 
-def _features(part: Part, shape, train: Part) -> np.ndarray:
+def _features(part: Part, shape, train: Part, scale: int | None) -> np.ndarray:
     if part is not train and part.x.shape[1:] != train.x.shape[1:]:
         raise DataError(f"{part.where}: samples of shape {part.x.shape[1:]} but the training samples "
                         f"{train.x.shape[1:]}; they must match")
-    return features_of(part, shape)
+    return features_of(part, shape, scale)
 
 
 def _labels(part: Part) -> np.ndarray:
@@ -304,7 +309,7 @@ def _shape_note(part: Part, shape) -> str:
     if shape is None:
         return f"tabular: {d:,} features per row"
     size = "x".join(map(str, shape))
-    scale = "" if part.x.dtype.kind == "f" and not part.text else f" / {pixel_range(part.x)}"
+    scale = "" if part.x.dtype.kind == "f" and not part.text else f" / {pixel_scale(part)}"
     if part.x.ndim == 2 and part.text:
         return f"images: each row's {d:,} whole numbers read as a {size} image (pixels{scale})"
     return f"images: {size}, {part.x.dtype} pixels scaled to [0, 1] (pixels{scale})"

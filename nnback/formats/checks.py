@@ -67,8 +67,11 @@ def choose_shape(part: Part, requested) -> tuple | None:
     return (side, side)
 
 
-def features_of(part: Part, shape: tuple | None) -> np.ndarray:
-    """(n, d) float32: images scaled to [0, 1], tabular values as they are (finite numbers)."""
+def features_of(part: Part, shape: tuple | None, scale: int | None = None) -> np.ndarray:
+    """(n, d) float32: images scaled to [0, 1], tabular values as they are (finite numbers).
+    ``scale``: what integer pixels are divided by, fixed once for a dataset's splits
+    (:func:`pixel_scale`) and stored with the model, so that every split and every later file is
+    scaled alike; None: this part's own."""
     x = part.x
     if x.ndim < 2:
         raise DataError(f"{part.where}: samples of shape {x.shape}; "
@@ -86,7 +89,7 @@ def features_of(part: Part, shape: tuple | None) -> np.ndarray:
     if int(np.prod(shape)) != d:
         raise DataError(f"{part.where}: an image shape that does not divide the feature count: "
                         f"{'x'.join(map(str, shape))} = {int(np.prod(shape))} values, but each sample holds {d}")
-    return unit_pixels(flat, part)
+    return unit_pixels(flat, part, scale)
 
 
 PIXEL_RANGES = (1, 16, 255)  # binary, scikit-learn's 8x8 digits' intensities 0-16, 8-bit
@@ -101,12 +104,24 @@ def pixel_range(flat: np.ndarray) -> int:
     return next((limit for limit in PIXEL_RANGES if top <= limit), 255)
 
 
-def unit_pixels(flat: np.ndarray, part: Part) -> np.ndarray:
-    """Pixels as float32 in [0, 1]: integers over their range (:func:`pixel_range`; 255 for 8-bit
-    data, as the bundled IDX path, for identical bits), floats already in [0, 1]; text numbers must
-    be whole 0-255."""
+def pixel_scale(part: Part) -> int:
+    """What the integer pixels of ``part`` are divided by: 65535 for 16-bit images, else their
+    :func:`pixel_range` (1 for float pixels, which are already in [0, 1])."""
+    if part.x.dtype == np.uint16:
+        return 65535
+    if part.x.dtype.kind not in "iub" and not (part.x.dtype.kind == "f" and part.text):
+        return 1  # floats in [0, 1]; anything else is refused when the features are read
+    return pixel_range(part.x)
+
+
+def unit_pixels(flat: np.ndarray, part: Part, scale: int | None = None) -> np.ndarray:
+    """Pixels as float32 in [0, 1]: integers over ``scale`` (None: their own :func:`pixel_range`;
+    255 for 8-bit data, as the bundled IDX path, for identical bits), floats already in [0, 1];
+    text numbers must be whole 0-255. Integers beyond a given ``scale`` are refused: the
+    model's images never went there, and dividing them by their own range would change what a pixel
+    value means."""
     kind = flat.dtype.kind
-    if flat.dtype == np.uint16:
+    if flat.dtype == np.uint16 and scale in (None, 65535):
         pixels = flat.astype(np.float32)
         pixels /= np.float32(65535.0)
         return pixels
@@ -118,8 +133,11 @@ def unit_pixels(flat: np.ndarray, part: Part) -> np.ndarray:
         if flat.dtype != np.uint8:
             _refuse((flat < 0) | (flat > 255), flat, part, "is outside 0-255; expected intensities 0-255")
             flat = flat.astype(np.uint8)
+        if scale is not None:
+            _refuse(flat > scale, flat, part, f"is beyond the pixel range 0-{scale} of the model's "
+                    "training images; give images of the same kind")
         pixels = flat.astype(np.float32)
-        pixels /= np.float32(pixel_range(flat))
+        pixels /= np.float32(pixel_range(flat) if scale is None else scale)
         return pixels
     _refuse(~np.isfinite(flat), flat, part, "is NaN or infinite; every pixel must be a number in [0, 1]")
     _refuse((flat < 0) | (flat > 1), flat, part, "is outside the range; expected floats in [0, 1] (or integers 0-255)")

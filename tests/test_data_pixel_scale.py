@@ -1,0 +1,106 @@
+"""Integer pixels are divided by one number, fixed by the training images and stored with the model,
+so every split and every later file means the same thing by the same pixel value."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import nnback
+from nnback.cli import main
+from nnback.data import DataError
+from nnback.formats import load_dataset, read_examples
+
+TINY = ["--hidden", "8", "--epochs", "1", "--batch-size", "8", "--val-size", "6", "--quiet"]
+
+
+def images(n: int, top: int, seed: int = 0):
+    """n 6x6 uint8 images with pixels 0..top, labels 0/1/2 in turn."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, top + 1, (n, 6, 6)).astype(np.uint8)
+    x[:, 0, 0] = top  # every image reaches the top of its range
+    return x, np.arange(n) % 3
+
+
+def test_a_test_part_in_a_smaller_range_is_scaled_as_the_training_part(tmp_path):
+    """A test part whose pixels stop at 16 was divided by 16 while training's 0-255 were divided
+    by 255: the same pixel value meant two things and accuracy fell to 0% without a word."""
+    x, y = images(60, 255)
+    small, labels = images(12, 16, seed=1)
+    path = tmp_path / "pair.npz"
+    np.savez(path, x_train=x, y_train=y, x_test=small, y_test=labels)
+    data = load_dataset(path, val_size=6)
+    assert data.pixel_scale == 255
+    np.testing.assert_array_equal(data.test.features, small.reshape(12, -1).astype(np.float32) / np.float32(255))
+
+
+def test_the_splits_of_a_file_share_the_widest_range(tmp_path):
+    """Training images that stop at 16 (or are all black) beside 8-bit test images: the file holds
+    8-bit pixels, and every split is divided by 255."""
+    x, y = images(60, 16)
+    wide, labels = images(12, 255, seed=1)
+    path = tmp_path / "pair.npz"
+    np.savez(path, x_train=x, y_train=y, x_test=wide, y_test=labels)
+    data = load_dataset(path, val_size=6)
+    assert data.pixel_scale == 255
+    assert data.test.features.max() == 1.0 and data.train.features.max() == np.float32(16) / np.float32(255)
+
+
+def test_a_file_beyond_the_models_range_is_refused(tmp_path):
+    """A model trained on pixels 0-16 given 8-bit images: refused, not divided by 255 in silence."""
+    wide, labels = images(12, 255, seed=1)
+    path = tmp_path / "wide.npz"
+    np.savez(path, x=wide, y=labels)
+    with pytest.raises(DataError, match="beyond the pixel range 0-16 of the model's training images"):
+        read_examples(path, image_shape=(6, 6), pixel_scale=16)
+    assert read_examples(path, image_shape=(6, 6)).features.max() == 1.0  # a model that did not record it
+
+
+def test_the_scale_is_stored_and_used_by_evaluate_and_predict(tmp_path):
+    """After training on 0-255 images, a file holding only dark images (pixels up to 16) must be
+    read with the model's 255, not its own 16: predict gave another class for the same image."""
+    x, y = images(90, 255)
+    x[y == 0] = np.minimum(x[y == 0], 16)
+    whole, dark = tmp_path / "whole.npz", tmp_path / "dark.npz"
+    np.savez(whole, x=x, y=y)
+    np.savez(dark, x=x[y == 0], y=y[y == 0])
+    model_path = tmp_path / "m.npz"
+    result = CliRunner().invoke(main, ["train", "--data", str(whole), *TINY, "--save", str(model_path)])
+    assert result.exit_code == 0, result.output
+    _, info, _ = nnback.load_model(model_path)
+    assert info.pixel_scale == 255
+    read = read_examples(dark, image_shape=info.image_shape, pixel_scale=info.pixel_scale)
+    np.testing.assert_array_equal(read.features, x[y == 0].reshape(-1, 36).astype(np.float32) / np.float32(255))
+    first = CliRunner().invoke(main, ["predict", str(model_path), "--data", str(whole), "--index", "0"])
+    alone = CliRunner().invoke(main, ["predict", str(model_path), "--data", str(dark), "--index", "0"])
+    assert first.exit_code == alone.exit_code == 0, first.output + alone.output
+    assert first.output.splitlines()[-3:] == alone.output.splitlines()[-3:]  # image 0 is the dark file's row 0
+
+
+def test_a_description_without_a_scale_still_loads(tmp_path):
+    """Checkpoints written before the scale was stored read each file by its own range, as then."""
+    info = nnback.DataInfo(36, ("a", "b"), (6, 6), pixel_scale=16)
+    stored = info.as_dict()
+    assert nnback.DataInfo.from_dict(stored, [36, 4, 2]).pixel_scale == 16
+    del stored["pixel_scale"]
+    assert nnback.DataInfo.from_dict(stored, [36, 4, 2]).pixel_scale is None
+    with pytest.raises(ValueError, match="pixel_scale"):
+        nnback.DataInfo.from_dict({**stored, "pixel_scale": 0}, [36, 4, 2])
+
+
+def test_resuming_an_estimator_checkpoint_is_refused(tmp_path):
+    """The estimator's save records no training data, so `train --resume` could not keep to it (it
+    re-read the data its own way and trained on with other settings)."""
+    pytest.importorskip("sklearn")
+    from nnback.sklearn import MLPClassifier
+
+    x, y = images(60, 255)
+    flat = x.reshape(60, -1).astype(np.float32) / 255
+    model_path = tmp_path / "sk.npz"
+    MLPClassifier(hidden_layer_sizes=(8,), max_iter=2).fit(flat, y).save(model_path, image_shape=(6, 6))
+    data = tmp_path / "d.npz"
+    np.savez(data, x=x, y=y)
+    result = CliRunner().invoke(main, ["train", "--resume", str(model_path), "--data", str(data), "--epochs", "3"])
+    assert result.exit_code == 2, result.output
+    assert "estimator" in result.output and "Traceback" not in result.output
