@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
+import os
 from dataclasses import dataclass, field
 
 ACTIVATION_NAMES = ("sigmoid", "relu", "tanh", "identity", "softmax")
@@ -43,7 +45,9 @@ class TrainConfig:
     ones (the default recipe's are 800, 800). ``lr=None`` is the optimizer's own default (0.05 for
     SGD, 1e-3 for Adam). ``val_size=None`` holds out min(10,000, n/6) training samples.
     ``test_fraction=None`` holds out 20% of a single data file as the test set.
-    ``preset`` records the recipe the configuration started from (:meth:`from_preset`).
+    ``preset`` records the recipe the configuration started from: build one with
+    :meth:`from_preset` (naming it here alone sets none of its values, and is refused).
+    NumPy scalars are taken as the Python numbers they hold, and ``data`` may be any path-like.
     ``augment="auto"`` shifts images of at least 16 pixels a side by up to side/14 pixels and leaves
     smaller images and tabular data alone.
     """
@@ -81,6 +85,10 @@ class TrainConfig:
     lr_is_default: bool = field(default=False, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            plain = [_plain(v) for v in value] if isinstance(value, (list, tuple)) else _plain(value)
+            setattr(self, item.name, type(value)(plain) if isinstance(value, tuple) else plain)
         self.lr_is_default = self.lr is None
         if self.lr is None:
             self.lr = DEFAULT_LR.get(self.optimizer, 0.05)
@@ -144,6 +152,20 @@ class TrainConfig:
     def unit(self) -> str:
         """What one round of ``epochs`` is: an epoch, or one full-batch iteration."""
         return "iter" if self.batch_size is None else "epoch"
+
+
+def _plain(value):
+    """A NumPy scalar as the Python number it holds (np.int64(3) is 3), a path-like as its string:
+    what a user computes with NumPy or pathlib is what they meant."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
 
 
 def _is_int(value) -> bool:
@@ -225,10 +247,22 @@ def _validate(c: TrainConfig) -> None:
         from .presets import PRESETS
 
         _require(c.preset in PRESETS, "preset", f"{c.preset!r} is unknown; choose one of {', '.join(PRESETS)}")
+        _require(_carries_its_preset(c), "preset", f"{c.preset!r} is named but none of its settings are here; build "
+                                                   f"the recipe with TrainConfig.from_preset({c.preset!r}, ...)")
     _require(isinstance(c.device, str) and c.device in ("cpu", "cuda"), "device", f"must be cpu or cuda, got {c.device!r}")
     if c.loss == "cross-entropy":
         _require(c.output_activation in ("softmax", "sigmoid"), "loss",
                  f"cross-entropy needs a softmax or sigmoid output activation, not {c.output_activation}")
+
+
+def _carries_its_preset(c: TrainConfig) -> bool:
+    """Whether a setting the preset changes from the defaults holds the preset's value: a
+    configuration that names a preset and holds none of them was not built from it."""
+    from .presets import PRESETS
+
+    defaults = {item.name: item.default for item in dataclasses.fields(TrainConfig) if item.init}
+    changed = {name: value for name, value in PRESETS[c.preset].values.items() if value != defaults.get(name)}
+    return not changed or any(getattr(c, name) == value for name, value in changed.items())
 
 
 def _check_dropout(c: TrainConfig) -> None:

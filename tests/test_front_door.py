@@ -26,11 +26,33 @@ ROOT = Path(__file__).resolve().parents[1]
     ({"optimizer": "lbfgs"}, "optimizer"), ({"loss": "cross-entropy", "output_activation": "relu"}, "loss"),
     ({"patience": 3, "val_size": 0}, "patience"), ({"seed": -1}, "seed"), ({"image_shape": [28]}, "image_shape"),
     ({"test_fraction": 1.0}, "test_fraction"), ({"preset": "lenet"}, "preset"), ({"label_column": 1.5}, "label_column"),
+    ({"preset": "nielsen"}, "preset"), ({"epochs": np.bool_(True)}, "epochs"), ({"data": b"x.csv"}, "data"),
 ])
 def test_an_invalid_configuration_raises_when_built_naming_the_field(values, field):
     with pytest.raises(ConfigError) as error:
         TrainConfig(**values)
     assert error.value.field == field and str(error.value).startswith(field)
+
+
+def test_numpy_numbers_and_paths_are_taken_as_what_they_hold():
+    """np.int64(1) was refused as "epochs must be at least 1, got np.int64(1)", a Path as "data
+    must be a path"; they are stored as plain Python values, so the configuration stays JSON."""
+    config = TrainConfig(epochs=np.int64(2), hidden=[np.int64(16)], batch_size=np.int32(8), lr=np.float32(0.5),
+                         seed=np.uint64(3), label_column=np.int64(-1), data=Path("t.csv"), dropout=np.float64(0.1))
+    assert (config.epochs, config.hidden, config.batch_size, config.lr, config.seed) == (2, [16], 8, 0.5, 3)
+    assert config.data == "t.csv" and config.label_column == -1
+    assert json.loads(json.dumps(config.as_dict())) == config.as_dict()
+    assert all(type(value) in (int, float, str, bool, list, type(None)) for value in config.as_dict().values())
+
+
+def test_a_preset_is_built_with_from_preset_not_named_alone():
+    """TrainConfig(preset="nielsen") trained the default recipe and recorded it as nielsen."""
+    with pytest.raises(ConfigError, match=r"from_preset\('nielsen'"):
+        TrainConfig(preset="nielsen", epochs=1)
+    built = TrainConfig.from_preset("nielsen", epochs=1)
+    assert (built.preset, built.activation, built.lr, built.epochs) == ("nielsen", "sigmoid", 3.0, 1)
+    assert TrainConfig.from_dict(built.as_dict()) == built and built.replace(lr=1.0).preset == "nielsen"
+    assert TrainConfig(preset="fast").preset == "fast"  # the default recipe's preset changes nothing
 
 
 def test_the_optimizer_decides_the_default_learning_rate_wherever_the_config_is_built():
