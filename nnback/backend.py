@@ -125,7 +125,7 @@ def to_numpy(x) -> np.ndarray:
         return x.get()
     try:
         return np.from_dlpack(x, device="cpu")
-    except (TypeError, ValueError, BufferError, RuntimeError):
+    except (AttributeError, TypeError, ValueError, BufferError, RuntimeError):  # lists, scalars: no DLPack
         return np.asarray(x)
 
 

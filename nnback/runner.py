@@ -18,16 +18,18 @@ import warnings
 from dataclasses import dataclass, field
 
 from .augment import automatic, get_augmentation
-from .backend import get_backend, seeded_generators
+from .backend import get_backend, seeded_generators, to_numpy
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, read_checkpoint, restore, save_checkpoint
 from .config import SCHEDULES, ConfigError, TrainConfig, dropout_rates
-from .data import Dataset, Split
+from .data import DataError, Dataset, Split
 from .environment import environment
 from .features import Standardizer
 from .formats import load_dataset
+from .formats.checks import Part, features_of
 from .losses import get_loss
 from .model import MLP
 from .optimizers import make_optimizer
+from .report import predict_outputs
 from .training import Batches, EarlyStopping, Evaluation, Position, fit
 
 __all__ = ["DataInfo", "ResumeError", "Run", "SCHEDULES", "TrainConfig", "TrainResult", "Trainer", "load_model",
@@ -82,6 +84,16 @@ class DataInfo:
         """Host features as the model was trained on them (standardised for tabular data)."""
         return host if self.standardizer is None else self.standardizer.apply(host)
 
+    def inputs(self, samples):
+        """Host samples as a data file holds them — rows of raw features, or images (n, h, w[, c])
+        or their rows of pixels — read the way the training data was (pixels scaled, features
+        standardised): the model's inputs (n, n_features) float32. DataError if they cannot be."""
+        part = Part(to_numpy(samples), None, "samples")
+        if part.x.ndim >= 2 and math.prod(part.x.shape[1:]) != self.n_features:
+            raise DataError(f"samples of shape {tuple(part.x.shape[1:])} hold {math.prod(part.x.shape[1:])} values "
+                            f"each; the model takes {self.n_features}")
+        return self.features(features_of(part, self.image_shape, self.pixel_scale))
+
     def as_dict(self) -> dict:
         return {"n_features": self.n_features, "classes": list(self.classes),
                 "image_shape": list(self.image_shape) if self.image_shape else None,
@@ -131,9 +143,27 @@ class DataInfo:
 
 @dataclass
 class TrainResult:
+    """A finished run: the model, one dict per report, the metrics, and ``info``, how the data was
+    read, which :meth:`predict` applies to new samples (``model.predict`` takes prepared inputs)."""
+
     model: MLP
     history: list[dict]
     metrics: dict
+    info: DataInfo | None = None
+    backend: object = None
+
+    def predict_proba(self, samples):
+        """Output activations (n, n_outputs) on the host for samples read as the training data."""
+        if self.info is None or self.backend is None:
+            raise ValueError("this result does not say how its data was read; use model.predict on prepared inputs")
+        return predict_outputs(self.model, self.backend, self.info.inputs(samples))
+
+    def predict(self, samples):
+        """The class name of each sample (samples as a data file holds them: see DataInfo.inputs)."""
+        outputs = self.predict_proba(samples)
+        if self.info is not None and self.info.targets:
+            return outputs
+        return [self.info.classes[k] for k in outputs.argmax(axis=1).tolist()] if self.info else []
 
 
 def learning_rate_schedule(config: TrainConfig):
@@ -434,7 +464,7 @@ class Run:
         if early is not None and early.best_epoch and early.best_epoch != self.history[-1]["epoch"]:
             # The best report's weights were put back: the final figures are theirs.
             metrics.update(best_epoch=early.best_epoch, **self.evaluation(self.model, self.loss))
-        return TrainResult(self.model, self.history, metrics)
+        return TrainResult(self.model, self.history, metrics, self.trainer.info, self.backend)
 
     def save(self, path) -> None:
         self.trainer.save(path)

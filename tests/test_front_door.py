@@ -242,3 +242,30 @@ def test_data_settings_the_data_cannot_honour_are_refused(small_mnist_dir):
 def test_full_layer_sizes_override_a_preset_s_hidden_sizes():
     config = TrainConfig.from_preset("nielsen", layers=[784, 50, 10])
     assert config.layers == [784, 50, 10] and config.hidden is None and config.loss == "quadratic"
+
+
+def test_the_library_result_predicts_raw_samples_as_the_data_was_read(tmp_path):
+    """TrainResult held only the model, which takes standardised features: on a table with one
+    column in the thousands, model.predict(raw rows) said one class for every row. The result now
+    carries the data description and predicts raw rows and raw pixels."""
+    rng = np.random.default_rng(0)
+    labels = np.arange(90) % 3
+    x = rng.normal(labels[:, None], 0.3, (90, 4))
+    x[:, 0] = x[:, 0] * 1000 + 5000
+    path = tmp_path / "t.csv"
+    path.write_text("a,b,c,d,kind\n" + "".join(",".join(map(str, row)) + f",k{k}\n" for row, k in zip(x, labels)))
+    result = nnback.train(TrainConfig(data=str(path), label_column="kind", hidden=[16], epochs=30, val_size=0))
+    predicted = np.array(result.predict(x))
+    assert np.mean(predicted == np.array([f"k{k}" for k in labels])) > 0.9
+    assert result.predict_proba(x[:3]).shape == (3, 3)
+    assert result.predict(x[:5].tolist()) == list(predicted[:5])  # plain lists too
+    with pytest.raises(nnback.data.DataError, match="the model takes 4"):
+        result.predict(np.ones((2, 5)))
+
+    images = rng.integers(0, 256, (60, 6, 6)).astype(np.uint8)
+    digits = np.arange(60) % 2
+    images[digits == 1, :3] = 255
+    np.savez(tmp_path / "i.npz", x=images, y=digits)
+    result = nnback.train(TrainConfig(data=str(tmp_path / "i.npz"), hidden=[8], epochs=2, val_size=0))
+    assert result.info.pixel_scale == 255
+    assert result.predict(images[:8]) == result.predict(images[:8].reshape(8, -1).astype(np.float32) / 255)
