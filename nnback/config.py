@@ -247,7 +247,7 @@ def _validate(c: TrainConfig) -> None:
         from .presets import PRESETS
 
         _require(c.preset in PRESETS, "preset", f"{c.preset!r} is unknown; choose one of {', '.join(PRESETS)}")
-        _require(_carries_its_preset(c), "preset", f"{c.preset!r} is named but none of its settings are here; build "
+        _require(_carries_its_preset(c, c.preset), "preset", f"{c.preset!r} is named but none of its settings are here; build "
                                                    f"the recipe with TrainConfig.from_preset({c.preset!r}, ...)")
     _require(isinstance(c.device, str) and c.device in ("cpu", "cuda"), "device", f"must be cpu or cuda, got {c.device!r}")
     if c.loss == "cross-entropy":
@@ -255,14 +255,14 @@ def _validate(c: TrainConfig) -> None:
                  f"cross-entropy needs a softmax or sigmoid output activation, not {c.output_activation}")
 
 
-def _carries_its_preset(c: TrainConfig) -> bool:
+def _carries_its_preset(c: TrainConfig, name: str) -> bool:
     """Whether a setting the preset changes from the defaults holds the preset's value: a
     configuration that names a preset and holds none of them was not built from it."""
     from .presets import PRESETS
 
     defaults = {item.name: item.default for item in dataclasses.fields(TrainConfig) if item.init}
-    changed = {name: value for name, value in PRESETS[c.preset].values.items() if value != defaults.get(name)}
-    return not changed or any(getattr(c, name) == value for name, value in changed.items())
+    changed = {key: value for key, value in PRESETS[name].values.items() if value != defaults.get(key)}
+    return not changed or any(getattr(c, key) == value for key, value in changed.items())
 
 
 def _check_dropout(c: TrainConfig) -> None:
