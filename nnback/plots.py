@@ -55,24 +55,45 @@ def _curve(axes, history, epochs, key, label, scale: float) -> None:
         axes.plot(epochs, [float("nan") if v is None else scale * v for v in values], marker=".", label=label)
 
 
+# Above this many classes, cell counts and class names are too small to read and one text
+# artist per cell makes drawing slow (300 classes: 79 s and a 4.4 MB PNG), so only the heat map.
+LABELLED_CLASSES = 40
+MAX_SIDE = 20.0  # inches, at 0.35 inch per class reached at 57 classes; a cell then shrinks instead
+
+
 def plot_confusion(confusion, path, title: str = "Confusion matrix", classes=None) -> None:
-    """The confusion matrix as a heat map with the count in each cell, labelled by class name."""
+    """The confusion matrix as a heat map; up to ``LABELLED_CLASSES`` classes, with the count in
+    each cell and the class names on the axes, else with class indices as the axes' ticks."""
     plt = require_matplotlib()
     n = len(confusion)
-    side = max(5.5, 0.35 * n)
+    side = min(max(5.5, 0.35 * n), MAX_SIDE)
     figure, axes = plt.subplots(figsize=(side + 1.0, side))
     image = axes.imshow(confusion, cmap="Blues")
     figure.colorbar(image, ax=axes)
-    peak = max(max(row) for row in confusion) if n else 0
-    for i in range(n):
-        for j in range(n):
-            color = "white" if confusion[i][j] > peak / 2 else "black"
-            axes.text(j, i, str(confusion[i][j]), ha="center", va="center", fontsize=7, color=color)
-    axes.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true", title=title)
+    axes.set(xlabel="predicted", ylabel="true", title=title)
+    if n <= LABELLED_CLASSES:
+        _label_cells(axes, confusion)
+        _label_classes(axes, n, classes)
+    else:
+        axes.set(xlabel="predicted (class index)", ylabel="true (class index)")
+    _save(plt, figure, path)
+
+
+def _label_cells(axes, confusion) -> None:
+    """Each cell's count, white on the darker half of the colour map."""
+    peak = max((max(row) for row in confusion), default=0)
+    for i, row in enumerate(confusion):
+        for j, count in enumerate(row):
+            color = "white" if count > peak / 2 else "black"
+            axes.text(j, i, str(count), ha="center", va="center", fontsize=7, color=color)
+
+
+def _label_classes(axes, n: int, classes) -> None:
+    """A tick per class, named when ``classes`` gives the names."""
+    axes.set(xticks=range(n), yticks=range(n))
     if classes is not None:
         axes.set_xticklabels(classes, rotation=90 if max(map(len, classes)) > 2 else 0)
         axes.set_yticklabels(classes)
-    _save(plt, figure, path)
 
 
 def plot_digit_grid(rows, path, title: str) -> None:

@@ -48,16 +48,41 @@ def evaluation_report(labels: np.ndarray, outputs: np.ndarray, classes=None) -> 
     }
 
 
-def format_confusion(report: dict) -> str:
-    """The confusion matrix as a table, with each class's count and accuracy on the right."""
+# Above this many classes the table's lines outgrow a terminal (300 classes: 1,500 characters a
+# line, 460 KB in all), so format_confusion prints a summary instead.
+TABLE_CLASSES = 30
+SUMMARY_ROWS = 10  # classes and confused pairs listed in that summary
+
+
+def format_confusion(report: dict, metrics_out=None) -> str:
+    """The confusion matrix as a table, with each class's count and accuracy on the right; above
+    ``TABLE_CLASSES`` classes, a summary that says where the full matrix is (``metrics_out``)."""
     confusion = np.asarray(report["confusion_matrix"])
     names = [str(name) for name in report.get("classes") or range(len(confusion))]
+    if len(confusion) > TABLE_CLASSES:
+        return _confusion_summary(confusion, names, report["per_class_accuracy"], metrics_out)
     width = max(5, len(str(confusion.max())) + 1, *(len(name) + 1 for name in names))
     label = max(9, *(len(name) for name in names))
     lines = ["true \\ predicted".ljust(label) + "".join(f"{name:>{width}}" for name in names) + "   count  accuracy"]
     for name, row, accuracy in zip(names, confusion, report["per_class_accuracy"]):
         shown = "      -" if accuracy is None else f"{100 * accuracy:6.2f}%"
         lines.append(f"{name:>{label}}" + "".join(f"{c:>{width}}" for c in row) + f"{row.sum():>8}   {shown}")
+    return "\n".join(lines)
+
+
+def _confusion_summary(confusion: np.ndarray, names: list[str], accuracies: list, metrics_out) -> str:
+    """The classes with the lowest accuracy and the most frequent confusions, each a short line."""
+    n = len(confusion)
+    where = f"written to {metrics_out}" if metrics_out else "written by --metrics-out FILE"
+    lines = [f"{n} classes: too many for a table; the full confusion matrix and every class's accuracy "
+             f"are in the JSON {where}", "lowest accuracy (of the classes with samples):"]
+    scored = sorted((a, k) for k, a in enumerate(accuracies) if a is not None)[:SUMMARY_ROWS]
+    lines += [f"  {names[k]:>12}  {100 * a:6.2f}% of {confusion[k].sum()}" for a, k in scored]
+    off_diagonal = confusion * (1 - np.eye(n, dtype=confusion.dtype))
+    pairs = np.argsort(-off_diagonal, axis=None, kind="stable")[:SUMMARY_ROWS]
+    lines.append("most confused (true -> predicted: count):")
+    lines += [f"  {names[i]:>12} -> {names[j]:<12}  {off_diagonal[i, j]}"
+              for i, j in zip(*np.unravel_index(pairs, confusion.shape)) if off_diagonal[i, j]]
     return "\n".join(lines)
 
 

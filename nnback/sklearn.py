@@ -17,6 +17,7 @@ NumPy.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import numbers
 import warnings
@@ -311,25 +312,44 @@ class _MLPBase(BaseEstimator):
             optimizer.lr, optimizer.weight_decay = trainer.optimizer.lr, trainer.optimizer.weight_decay
         trainer.optimizer = optimizer
 
-    def _settings(self) -> dict:
-        """scikit-learn's parameters checked, with nnback's former names folded in."""
-        solver, momentum, nesterov = self.solver, self.momentum, self.nesterovs_momentum
-        lr, schedule, max_iter, decay = self.learning_rate_init, self.learning_rate, self.max_iter, None
-        if not isinstance(schedule, str):
+    def _former_names_folded(self) -> dict:
+        """The parameters nnback's former names can set, keyed like ``_settings``'s locals, with any
+        former name given folded in (and a FutureWarning). A former name used to override its new
+        name silently, so giving both is an error."""
+        values = {"solver": self.solver, "momentum": self.momentum, "nesterov": self.nesterovs_momentum,
+                  "lr": self.learning_rate_init, "schedule": self.learning_rate, "max_iter": self.max_iter,
+                  "decay": None}
+        if not isinstance(self.learning_rate, str):
             _renamed("learning_rate=<float>", "learning_rate_init=<float>")
-            lr, schedule = schedule, "constant"
+            _refuse_both(self, "learning_rate", ["learning_rate_init"], "learning_rate_init")
+            values.update(lr=self.learning_rate, schedule="constant")
         if self.optimizer is not None:
             _renamed("optimizer", "solver, momentum and nesterovs_momentum")
             if self.optimizer not in OPTIMIZERS:
                 raise ValueError(f"optimizer={self.optimizer!r} is unknown; choose one of {', '.join(OPTIMIZERS)}")
             solver, fixed, nesterov = OPTIMIZERS[self.optimizer]
-            momentum = momentum if fixed is None else fixed
+            momentum = self.momentum if fixed is None else fixed
+            # Only what the optimizer decides: "momentum" and "nesterov" keep ``momentum``, and
+            # Nesterov matters only for SGD with momentum.
+            overridden = ["solver"] + ["momentum"] * (fixed is not None)
+            overridden += ["nesterovs_momentum"] * (solver == "sgd" and momentum != 0)
+            _refuse_both(self, "optimizer", overridden, "solver, momentum and nesterovs_momentum")
+            values.update(solver=solver, momentum=momentum, nesterov=nesterov)
         if self.max_epochs is not None:
             _renamed("max_epochs", "max_iter")
-            max_iter = self.max_epochs
+            _refuse_both(self, "max_epochs", ["max_iter"], "max_iter")
+            values["max_iter"] = self.max_epochs
         if self.weight_decay is not None:
             _renamed("weight_decay", "alpha")
-            decay = _number("weight_decay", self.weight_decay, 0.0)
+            _refuse_both(self, "weight_decay", ["alpha"], "alpha")
+            values["decay"] = _number("weight_decay", self.weight_decay, 0.0)
+        return values
+
+    def _settings(self) -> dict:
+        """scikit-learn's parameters checked, with nnback's former names folded in."""
+        values = self._former_names_folded()
+        solver, momentum, nesterov = values["solver"], values["momentum"], values["nesterov"]
+        lr, schedule, max_iter, decay = values["lr"], values["schedule"], values["max_iter"], values["decay"]
         if solver == "lbfgs":
             raise ValueError("solver='lbfgs' is not available: nnback trains by stochastic gradients; "
                              "use solver='adam' or 'sgd'")
@@ -757,8 +777,25 @@ PARAMETERS = {"lr": "learning_rate_init", "epochs": "max_iter", "output_activati
 
 
 def _renamed(old: str, new: str) -> None:
+    # stacklevel: the caller of fit or partial_fit (through _former_names_folded, _settings and _fit).
     warnings.warn(f"{old} is nnback's former name; use scikit-learn's {new} (the old name will be removed)",
-                  FutureWarning, stacklevel=5)
+                  FutureWarning, stacklevel=6)
+
+
+def _given(estimator, name: str) -> bool:
+    """Whether parameter ``name`` differs from its default in ``__init__``: the only trace that
+    it was passed, since scikit-learn's ``__init__`` must store parameters as given."""
+    default = inspect.signature(type(estimator).__init__).parameters[name].default
+    value = getattr(estimator, name)
+    return value is not default and value != default
+
+
+def _refuse_both(estimator, old: str, news: list[str], keep: str) -> None:
+    """A ValueError if any of ``news`` was given beside its former name ``old``."""
+    for new in news:
+        if _given(estimator, new):
+            raise ValueError(f"{old}={getattr(estimator, old)!r} and {new}={getattr(estimator, new)!r} set the "
+                             f"same thing; keep scikit-learn's {keep} and drop {old}, nnback's former name")
 
 
 def _choice(name: str, value, allowed) -> None:

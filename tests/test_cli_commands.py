@@ -15,7 +15,8 @@ import nnback
 from nnback.checkpoint import load_checkpoint
 from nnback.cli import main
 from nnback.images import load_digit
-from nnback.report import confusion_matrix
+from nnback import plots
+from nnback.report import confusion_matrix, evaluation_report, format_confusion
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -80,6 +81,52 @@ def test_confusion_matrix_matches_scikit_learn():
     np.testing.assert_array_equal(confusion_matrix(labels, predicted, 10),
                                   metrics.confusion_matrix(labels, predicted, labels=range(10)))
 
+
+
+def many_class_report(n: int) -> dict:
+    """An evaluation of ``n`` classes, mostly right, with a few confusions."""
+    rng = np.random.default_rng(4)
+    labels = rng.integers(0, n, 20 * n)
+    outputs = rng.random((len(labels), n))
+    outputs[np.arange(len(labels)), labels] += 0.9
+    return evaluation_report(labels, outputs, classes=[f"class{k}" for k in range(n)])
+
+
+def drawn_confusion(monkeypatch, path, n: int):
+    """The figure plot_confusion draws for ``n`` classes (kept from its save), and the PNG."""
+    pytest.importorskip("matplotlib")
+    figures, save = [], plots._save
+    monkeypatch.setattr(plots, "_save", lambda plt, figure, where: (figures.append(figure), save(plt, figure, where)))
+    report = many_class_report(n)
+    plots.plot_confusion(report["confusion_matrix"], path, classes=report["classes"])
+    assert path.read_bytes().startswith(PNG_MAGIC)
+    return figures[0]
+
+
+def test_a_confusion_plot_of_many_classes_is_a_plain_heat_map(monkeypatch, tmp_path):
+    """300 classes drew 90,000 cell labels on a 105-inch figure (79 s, a 4.4 MB PNG): now no cell
+    labels, no per-class ticks and a capped size; a few classes keep both."""
+    figure = drawn_confusion(monkeypatch, tmp_path / "many.png", 300)
+    axes = figure.axes[0]
+    assert len(axes.images) == 1 and len(axes.texts) == 0 and len(axes.get_xticks()) < 20
+    assert max(figure.get_size_inches()) <= plots.MAX_SIDE + 1.0
+    figure = drawn_confusion(monkeypatch, tmp_path / "few.png", 10)
+    axes = figure.axes[0]
+    assert len(axes.texts) == 100 and [t.get_text() for t in axes.get_xticklabels()] == [f"class{k}" for k in range(10)]
+
+
+def test_the_printed_confusion_of_many_classes_is_a_short_summary():
+    """300 classes printed a 460 KB table of 1,500-character lines; now the worst classes and the
+    most confused pairs, and where the full matrix is."""
+    report = many_class_report(300)
+    text = format_confusion(report, "eval.json")
+    lines = text.splitlines()
+    assert len(text) < 5_000 and max(map(len, lines)) < 160
+    assert "eval.json" in lines[0] and "true \\ predicted" not in text
+    worst = int(np.argmin(report["per_class_accuracy"]))
+    assert lines[2].split()[0] == f"class{worst}"
+    assert "--metrics-out" in format_confusion(report)  # without a file, how to get one
+    assert format_confusion(many_class_report(10)).startswith("true \\ predicted")
 
 @pytest.mark.parametrize(
     "setup, message",

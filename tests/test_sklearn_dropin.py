@@ -12,12 +12,13 @@ import pytest
 pytest.importorskip("sklearn")
 
 from sklearn import datasets  # noqa: E402
+from sklearn.base import clone  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.neural_network import MLPClassifier as SklearnMLP  # noqa: E402
 from sklearn.preprocessing import MinMaxScaler  # noqa: E402
 
 from conftest import start_sklearn_like  # noqa: E402
-from nnback.sklearn import MLPClassifier  # noqa: E402
+from nnback.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -160,6 +161,44 @@ def test_former_nnback_names_still_work_with_a_future_warning(rng):
     with pytest.raises(ValueError, match="optimizer"):
         with pytest.warns(FutureWarning):
             MLPClassifier(optimizer="rmsprop").fit(X, y)
+
+
+
+# A former name beside a new name it sets, the new one away from its default (else it looks unset).
+BOTH_NAMES = [
+    ("learning_rate", "learning_rate_init", dict(learning_rate=0.5, learning_rate_init=0.01)),
+    ("optimizer", "solver", dict(optimizer="adam", solver="sgd")),
+    ("optimizer", "momentum", dict(optimizer="sgd", momentum=0.5)),  # optimizer "sgd" means momentum 0
+    ("optimizer", "nesterovs_momentum", dict(optimizer="nesterov", nesterovs_momentum=False)),
+    ("max_epochs", "max_iter", dict(max_epochs=7, max_iter=2)),
+    ("weight_decay", "alpha", dict(weight_decay=0.1, alpha=0.01)),
+]
+
+
+@pytest.mark.parametrize("old, new, both", BOTH_NAMES)
+def test_a_former_name_beside_its_new_name_is_refused_at_fit(rng, old, new, both):
+    """The former name used to win silently (learning_rate=0.5 trained at 0.5 whatever
+    learning_rate_init said); now fit names both and the one to keep, while __init__, get_params
+    and clone still only store them, as scikit-learn requires."""
+    X, y = rng.standard_normal((20, 3)), rng.integers(0, 2, 20)
+    small = dict(hidden_layer_sizes=(4,), max_iter=1) | both
+    model = clone(MLPClassifier(**small))
+    assert {name: model.get_params()[name] for name in both} == both
+    with pytest.warns(FutureWarning), pytest.raises(ValueError, match=rf"^{old}=.* and {new}=.*keep .*{new}") as error:
+        model.fit(X, y)
+    assert "\n" not in str(error.value)
+    with pytest.warns(FutureWarning), pytest.raises(ValueError, match=rf"{old}=.* and {new}="):
+        MLPRegressor(**small).fit(X, y.astype(float))
+
+
+def test_a_former_name_may_sit_beside_new_names_it_does_not_set(rng):
+    """optimizer="momentum" keeps ``momentum``, and Adam ignores Nesterov: no conflict there."""
+    X, y = rng.standard_normal((20, 3)), rng.integers(0, 2, 20)
+    with pytest.warns(FutureWarning):
+        model = MLPClassifier(optimizer="momentum", momentum=0.5, hidden_layer_sizes=(4,), max_iter=1).fit(X, y)
+    assert model._trainer.optimizer.momentum == 0.5
+    with pytest.warns(FutureWarning):
+        MLPClassifier(optimizer="adam", nesterovs_momentum=False, hidden_layer_sizes=(4,), max_iter=1).fit(X, y)
 
 
 def test_dropout_acts_in_training_only(rng):
