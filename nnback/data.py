@@ -65,6 +65,7 @@ class Dataset:
     notes: tuple[str, ...] = ()
     label_column: str | None = None  # a CSV header's name of the label column (None: not from one)
     pixel_scale: int | None = 255  # what integer pixels were divided by (None: tabular features)
+    feature_names: tuple[str, ...] | None = None  # the feature columns' names (a CSV header's), in order
 
     @property
     def n_features(self) -> int:

@@ -67,6 +67,7 @@ class DataInfo:
     targets: int = 0  # regression: the number of real outputs (then ``classes`` is empty)
     label_column: str | None = None  # the training CSV header's name of the label column
     pixel_scale: int | None = None  # integer pixels ÷ this (None: tabular, or not recorded: each file's own range)
+    feature_names: tuple[str, ...] | None = None  # a CSV header's feature columns, matched by name in new files
 
     @property
     def n_outputs(self) -> int:
@@ -78,7 +79,7 @@ class DataInfo:
         shape = data.image_shape
         return cls(data.n_features, tuple(data.classes), tuple(shape) if shape else None, standardizer,
                    len(data.train), data.fingerprint(), data.source, label_column=data.label_column,
-                   pixel_scale=data.pixel_scale if shape else None)
+                   pixel_scale=data.pixel_scale if shape else None, feature_names=data.feature_names)
 
     def features(self, host):
         """Host features as the model was trained on them (standardised for tabular data)."""
@@ -101,7 +102,8 @@ class DataInfo:
                 "train_size": self.n_train, "fingerprint": self.fingerprint, "source": self.source,
                 **({"targets": self.targets} if self.targets else {}),
                 **({"label_column": self.label_column} if self.label_column is not None else {}),
-                **({"pixel_scale": self.pixel_scale} if self.pixel_scale is not None else {})}
+                **({"pixel_scale": self.pixel_scale} if self.pixel_scale is not None else {}),
+                **({"feature_names": list(self.feature_names)} if self.feature_names is not None else {})}
 
     @classmethod
     def from_dict(cls, values: dict, sizes: list[int]) -> "DataInfo":
@@ -132,13 +134,18 @@ class DataInfo:
         if pixel_scale is not None and not (isinstance(pixel_scale, int) and not isinstance(pixel_scale, bool)
                                             and pixel_scale >= 1 and shape is not None):
             raise ValueError(f"pixel_scale {pixel_scale!r} is not a positive whole number for an image model")
+        names = values.get("feature_names")
+        if names is not None and not (isinstance(names, list) and len(names) == sizes[0]
+                                      and all(isinstance(name, str) for name in names)):
+            raise ValueError(f"feature_names must be {sizes[0]} strings, one per input")
         if not (n_train is None or (isinstance(n_train, int) and n_train >= 0)):
             raise ValueError(f"train_size {n_train!r} is not a count")
         for name, value in (("fingerprint", fingerprint), ("source", source), ("label_column", label_column)):
             if not (value is None or isinstance(value, str)):
                 raise ValueError(f"{name} {value!r} is not a string")
         return cls(sizes[0], tuple(classes), tuple(shape) if shape else None, standardizer, n_train, fingerprint,
-                   source if source is not None else values.get("path"), targets, label_column, pixel_scale)
+                   source if source is not None else values.get("path"), targets, label_column, pixel_scale,
+                   tuple(names) if names is not None else None)
 
 
 @dataclass

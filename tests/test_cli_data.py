@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -88,6 +89,45 @@ def test_new_data_is_read_with_the_label_column_the_model_was_trained_with(tmp_p
     evaluated = CliRunner().invoke(main, ["evaluate", str(model), "--data", str(tmp_path / "data.csv")])
     assert evaluated.exit_code == 0 and "on 90 samples of" in evaluated.output, evaluated.output
     short = CliRunner().invoke(main, ["predict", str(model), "--data", str(tmp_path / "short.csv"), "--index", "0"])
-    assert short.exit_code == 2 and "has 2 features per sample, the model takes 3" in short.output, short.output
+    assert short.exit_code == 2 and "has no column 'c', but the model was trained on the columns a, y, c" in short.output, \
+        short.output
     predicted = CliRunner().invoke(main, ["predict", str(model), "--data", str(tmp_path / "rows.csv"), "--index", "1"])
     assert predicted.exit_code == 0 and predicted.output.startswith("predicted "), predicted.output
+
+
+def test_feature_columns_are_matched_by_header_name(tmp_path):
+    """A file with the model's columns in another order was read by position and scored lower
+    without a word; it is now read by name, and a renamed column is refused."""
+    rng = np.random.default_rng(0)
+    kinds = np.arange(90) % 3
+    x = rng.normal(kinds[:, None] * [1.0, -2.0, 0.5, 3.0], 0.4)
+    write = lambda path, order, header: path.write_text(  # noqa: E731
+        ",".join(header[j] for j in order) + ",label\n" + "".join(",".join(str(row[j]) for j in order) + f",{k}\n"
+                                                                 for row, k in zip(x, kinds)))
+    write(tmp_path / "data.csv", [0, 1, 2, 3], "abcd")
+    write(tmp_path / "shuffled.csv", [3, 1, 0, 2], "abcd")
+    write(tmp_path / "renamed.csv", [0, 1, 2, 3], "abce")
+    model = tmp_path / "m.npz"
+    trained = CliRunner().invoke(main, ["train", "--data", str(tmp_path / "data.csv"), "--epochs", "20", "--hidden", "8",
+                                        "--save", str(model)])
+    assert trained.exit_code == 0, trained.output
+    same = CliRunner().invoke(main, ["evaluate", str(model), "--data", str(tmp_path / "data.csv")])
+    shuffled = CliRunner().invoke(main, ["evaluate", str(model), "--data", str(tmp_path / "shuffled.csv")])
+    assert same.exit_code == shuffled.exit_code == 0, same.output + shuffled.output
+    assert same.output.splitlines()[0] == shuffled.output.splitlines()[0].replace("shuffled.csv", "data.csv")
+    renamed = CliRunner().invoke(main, ["evaluate", str(model), "--data", str(tmp_path / "renamed.csv")])
+    assert renamed.exit_code == 2 and "has no column 'd'" in renamed.output and "drop the header" in renamed.output
+    headerless = tmp_path / "plain.csv"
+    headerless.write_text("".join(",".join(map(str, row)) + f",{k}\n" for row, k in zip(x, kinds)))
+    by_position = CliRunner().invoke(main, ["evaluate", str(model), "--data", str(headerless), "--label-column", "-1"])
+    assert by_position.exit_code == 0, by_position.output
+
+
+def test_a_test_sibling_with_its_columns_in_another_order_is_read_by_name(tmp_path):
+    from nnback.formats import load_dataset
+
+    (tmp_path / "d_train.csv").write_text("a,b,label\n" + "".join(f"{k},{10 + k},{k % 2}\n" for k in range(40)))
+    (tmp_path / "d_test.csv").write_text("label,b,a\n" + "".join(f"{k % 2},{10 + k},{k}\n" for k in range(6)))
+    data = load_dataset(tmp_path / "d_train.csv", val_size=0)
+    np.testing.assert_array_equal(data.test.features[:, 0], np.arange(6, dtype=np.float32))
+    assert data.feature_names == ("a", "b")

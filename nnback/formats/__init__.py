@@ -28,7 +28,7 @@ import numpy as np
 
 from ..data import Dataset, DataError, Split, hold_out_validation, load_mnist
 from ..data import stratified_sample
-from .checks import Part, Parts, choose_shape, features_of, label_keys, pixel_scale, printable
+from .checks import Part, Parts, choose_shape, features_of, in_columns_of, label_keys, pixel_scale, printable
 from .csv_text import LABEL_NAMES, label_index, read_table, table_part
 from .idx import IdxSet, find_set, idx_sets, read_idx_array
 from .keras_npz import read_npz
@@ -106,11 +106,12 @@ def load_dataset(path=None, val_size: int | None = None, shuffle_rng=None, *, la
         _refuse_emptied(train, val, names, f"{path}: val_size {len(val)}", "validation")
     _refuse_emptied(train, test, names, f"{path}: the test hold-out", "test")
     return Dataset(train, val, test, source=str(path), classes=names, image_shape=shape, notes=tuple(notes),
-                   label_column=parts.label_column, pixel_scale=scale)
+                   label_column=parts.label_column, pixel_scale=scale, feature_names=parts.train.names)
 
 
 def read_examples(path=None, *, label_column=None, image_shape="auto", n_features: int | None = None,
-                  model_label: str | None = None, pixel_scale: int | None = None) -> Examples:
+                  model_label: str | None = None, pixel_scale: int | None = None,
+                  feature_names: tuple[str, ...] | None = None) -> Examples:
     """Rows to evaluate or predict on: every row of a single file in file order, or the test part
     of a pair, a directory, an npz with a test part, or the bundled MNIST (path None).
 
@@ -119,13 +120,13 @@ def read_examples(path=None, *, label_column=None, image_shape="auto", n_feature
     count: a CSV of exactly that many columns under a header that names no label (``model_label``,
     else any of label, class, target, y) is read as rows without labels (Kaggle's test.csv).
     ``pixel_scale``: what the model's integer training pixels were divided by (None: this file's own
-    range)."""
+    range). ``feature_names``: the model's feature columns, which a CSV header is matched to by name."""
     if path is None:
         test = load_mnist(None, 0).test
         return Examples(test.features, np.array([str(k) for k in test.labels]), (28, 28), "bundled MNIST (test)")
     path = Path(path)
     parts, _ = read_parts(path, label_column, n_features=n_features, model_label=model_label)
-    part = parts.train if parts.test is None else parts.test
+    part = in_columns_of(parts.train if parts.test is None else parts.test, feature_names)
     shape = choose_shape(part, image_shape if image_shape != "auto" else parts.image_shape)
     features = _features(part, shape, part, pixel_scale)
     labels = None if part.y is None else np.array([str(key) for key in label_keys(part).tolist()])
@@ -182,6 +183,7 @@ def _read_csvs(path: Path, label_column, n_features: int | None = None,
     if label_column is None:
         label_column = named if named is not None and test_table.names is not None else label
     test, _ = table_part(test_table, label_column)
+    test = in_columns_of(test, train.names)
     if test.x.shape[1] != train.x.shape[1]:
         raise DataError(f"{sibling}: test rows have {test.x.shape[1]} features but training rows "
                         f"({path.name}) have {train.x.shape[1]}")

@@ -7,6 +7,7 @@ wrong model. Images become float32 in [0, 1]; tabular rows stay their raw values
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -28,6 +29,7 @@ class Part:
     where: str
     locate: Callable[[int, int], str] | None = None
     text: bool = False  # numbers written as text: image pixels must be whole numbers 0-255
+    names: tuple[str, ...] | None = None  # the feature columns' names (a CSV header), in order
 
     def at(self, row: int, column: int) -> str:
         if self.locate:
@@ -45,6 +47,28 @@ class Parts:
     val: Part | None = None
     image_shape: tuple | None | str = "auto"
     label_column: str | None = None  # a CSV header's name of the training labels' column
+
+
+def in_columns_of(part: Part, names) -> Part:
+    """``part`` with its feature columns in the order of ``names``, matched by header name, so a
+    file whose columns come in another order is read by name, not by place; a file that lacks one
+    of them is refused. Unchanged where either side has no names (a file without a header, a model
+    from before names were kept) or names repeat (they cannot say which column is which)."""
+    if names is None or part.names is None or tuple(part.names) == tuple(names):
+        return part
+    if len(set(names)) != len(names) or len(set(part.names)) != len(part.names):
+        return part
+    missing = [name for name in names if name not in part.names]
+    extra = [name for name in part.names if name not in names]
+    if missing or extra:
+        what = (f"has no column {printable(repr(missing[0]), 40)}" if missing else
+                f"has a column {printable(repr(extra[0]), 40)}")
+        raise DataError(f"{part.where}: {what}, but the model was trained on the columns "
+                        f"{printable(', '.join(names), 200)}; name the columns as those (or drop the header "
+                        "to match them by position)")
+    order = [part.names.index(name) for name in names]
+    return dataclasses.replace(part, x=part.x[:, order], names=tuple(names),
+                               locate=lambda row, column: part.at(row, order[column] if column >= 0 else column))
 
 
 def choose_shape(part: Part, requested) -> tuple | None:

@@ -106,7 +106,8 @@ def table_part(table: Table, label_column=None, unlabelled: bool = False) -> tup
     locate = _locator(table.numbers, label)
     features = _parse(table.lines, table.numbers, label, width, where, delimiter)
     labels = None if unlabelled else _labels([_cell(line, label, delimiter) for line in table.lines])
-    return Part(features, labels, where, locate, text=True), how
+    names = None if table.names is None else tuple(name for j, name in enumerate(table.names) if j != label)
+    return Part(features, labels, where, locate, text=True, names=names), how
 
 
 def _delimiter(lines: list[str]) -> str:
