@@ -549,7 +549,10 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
     def _info(self, n_features: int) -> DataInfo:
         self.n_outputs_ = int(self.classes_.shape[0])
         self.out_activation_ = "logistic" if self.output == "sigmoid" else self.output
-        return DataInfo(n_features, tuple(str(c) for c in to_numpy(self.classes_).tolist()))
+        # Whole-number float labels (1.0) are named as a data file writes them (1), so that the CLI
+        # matches the labels of the same rows read from a CSV or npz.
+        return DataInfo(n_features, tuple(str(int(c)) if isinstance(c, float) and c.is_integer() else str(c)
+                                          for c in to_numpy(self.classes_).tolist()))
 
     def _check_host_data(self, X, y, backend, reset: bool):
         X, y = validate_data(self, X, y, reset=reset, dtype=host_dtype(backend.dtype))

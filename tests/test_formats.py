@@ -489,3 +489,22 @@ def test_csv_tiny_fraction_is_not_rounded_away(tmp_path):
     cells[5] = "1e-50"
     expect_error(write_train_csv(tmp_path, with_line(0, ",".join(cells))), "line 1, column 6", "not a whole number",
                  image_shape=(28, 28))
+
+
+def test_whole_number_labels_beyond_float64s_precision_stay_distinct(tmp_path):
+    """CSV labels went through float64, where 2**53 and 2**53 + 1 are one number: two classes merged."""
+    path = tmp_path / "big.csv"
+    path.write_text("".join(f"{k},{2 * k},{2**53 + k % 3}\n" for k in range(30)))
+    data = load_dataset(path, val_size=0, label_column=-1)
+    assert data.classes == tuple(str(2**53 + k) for k in range(3))
+
+
+@pytest.mark.parametrize("labels, message", [
+    (np.array([1, 2, 2**63 + 5, 1, 2, 1], dtype=np.uint64), "label 9223372036854775813 is beyond 2\\*\\*63 - 1"),
+    (np.array([1.0, 2.0, 1e30, 1.0, 2.0, 1.0]), "label 1e\\+30 is beyond 2\\*\\*53"),
+])
+def test_labels_too_large_to_be_classes_are_refused_saying_why(tmp_path, labels, message):
+    """A uint64 label above int64 became a negative class, and 1e+30 was called "not a whole number"."""
+    np.savez(tmp_path / "d.npz", x=np.zeros((6, 3)), y=labels)
+    with pytest.raises(DataError, match=message):
+        load_dataset(tmp_path / "d.npz", val_size=0)

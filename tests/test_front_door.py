@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -269,3 +270,22 @@ def test_the_library_result_predicts_raw_samples_as_the_data_was_read(tmp_path):
     result = nnback.train(TrainConfig(data=str(tmp_path / "i.npz"), hidden=[8], epochs=2, val_size=0))
     assert result.info.pixel_scale == 255
     assert result.predict(images[:8]) == result.predict(images[:8].reshape(8, -1).astype(np.float32) / 255)
+
+
+def test_an_estimator_fitted_on_whole_float_labels_is_evaluated_on_the_same_rows_from_a_csv(tmp_path):
+    """classes_ 1.0, 2.0, 3.0 were saved as the names '1.0', ..., and the CLI refused the same
+    rows read from a CSV: "class '1' is not one the model knows (1.0, 2.0, 3.0)"."""
+    pytest.importorskip("sklearn")
+    from nnback.sklearn import MLPClassifier
+
+    rng = np.random.default_rng(0)
+    y = (np.arange(60) % 3 + 1).astype(float)
+    X = rng.normal(y[:, None], 0.3, (60, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # not converged in 20 iterations: not what this test is about
+        MLPClassifier(hidden_layer_sizes=(8,), max_iter=20).fit(X, y).save(tmp_path / "m.npz")
+    (tmp_path / "d.csv").write_text("".join(",".join(map(str, row)) + f",{int(k)}\n" for row, k in zip(X, y)))
+    result = CliRunner().invoke(main, ["evaluate", str(tmp_path / "m.npz"), "--data", str(tmp_path / "d.csv"),
+                                       "--label-column", "-1"])
+    assert result.exit_code == 0, result.output
+    assert nnback.load_model(tmp_path / "m.npz")[1].classes == ("1", "2", "3")

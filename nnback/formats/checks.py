@@ -193,13 +193,21 @@ def label_keys(part: Part) -> np.ndarray:
         if empty.size:
             raise DataError(f"{where}: {part.at(int(empty[0]), -1)}: the label is empty")
         return names
+    if y.dtype.kind == "u" and y.size and int(y.max()) > np.iinfo(np.int64).max:
+        row = int(np.argmax(y))
+        raise DataError(f"{where}: {part.at(row, -1)}: label {int(y[row])} is beyond 2**63 - 1; "
+                        "class labels are whole numbers below that, or names")
     if y.dtype.kind in "iub":
         return y.astype(np.int64)
     if y.dtype.kind == "f":
-        bad = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)) | (np.abs(y) > 2**53))
+        bad = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))
         if bad.size:
             raise DataError(f"{where}: {part.at(int(bad[0]), -1)}: label {y[bad[0]]:g} is not a whole number; "
                             "class labels are whole numbers or names")
+        big = np.flatnonzero(np.abs(y) > 2**53)
+        if big.size:
+            raise DataError(f"{where}: {part.at(int(big[0]), -1)}: label {y[big[0]]:g} is beyond 2**53, where "
+                            "floating-point numbers skip whole numbers; write it as an integer or a name")
         return y.astype(np.int64)
     raise DataError(f"{where}: labels have dtype {printable(str(y.dtype))}; expected integers or class names")
 

@@ -245,11 +245,16 @@ def _cell(line: str, index: int, delimiter: str) -> str:
 
 
 def _labels(cells: list[str]) -> np.ndarray:
+    """Labels as int64 where every cell is a whole number (exactly, beyond float64's 2**53 too),
+    else float64 where every cell is a number (checked later: 7.0 is a class, 7.5 is not), else
+    the names."""
     names = np.array([_unquote(cell) for cell in cells], dtype=str)
-    try:
-        return names.astype(np.float64)
-    except (ValueError, OverflowError):
-        return names
+    for dtype in (np.int64, np.float64):
+        try:
+            return names.astype(dtype)
+        except (ValueError, OverflowError):
+            continue
+    return names
 
 
 def _parse(lines: list[str], numbers, label: int, width: int, where: str, delimiter: str) -> np.ndarray:
