@@ -24,6 +24,7 @@ SCHEDULES = ("constant", "cosine", "step")
 AUGMENT_NAMES = ("auto", "none", "translate", "elastic")
 DTYPE_NAMES = ("float32", "float64")
 DEFAULT_HIDDEN = (800, 800)
+DEFAULT_DROPOUT = 0.2
 DEFAULT_LR = {"sgd": 0.05, "momentum": 0.05, "nesterov": 0.05, "adam": 1e-3}
 
 
@@ -63,7 +64,7 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 0.0
     adam_eps: float = 1e-8
-    dropout: float | list[float] = 0.2
+    dropout: float | list[float] = DEFAULT_DROPOUT
     input_dropout: float = 0.0
     augment: str = "auto"
     batch_size: int | None = 128
@@ -270,9 +271,9 @@ def _check_dropout(c: TrainConfig) -> None:
     _require(all(_is_number(r) and 0 <= r < 1 for r in rates), "dropout", f"rates must lie in [0, 1), got {c.dropout!r}")
     if isinstance(c.dropout, (list, tuple)):
         _require(len(rates) == c.n_hidden, "dropout",
-                 f"needs one rate or {c.n_hidden} rates (one per hidden layer), got {len(rates)}")
+                 f"needs one rate per hidden layer ({c.n_hidden}) or a single rate for all, got {len(rates)}")
         c.dropout = [float(r) for r in rates]
-    elif c.n_hidden == 0 and c.dropout and c.layers is not None:
+    elif c.n_hidden == 0 and c.dropout not in (0.0, DEFAULT_DROPOUT):  # the default recipe's rate has nothing to act on
         raise ConfigError("dropout", "must be 0 for a network without hidden layers")
     _require(_is_number(c.input_dropout) and 0 <= c.input_dropout < 1, "input_dropout",
              f"must lie in [0, 1), got {c.input_dropout!r}")

@@ -180,7 +180,8 @@ def hold_out_validation(train: Split, val_size: int | None, shuffle_rng=None, sp
     picked = stratified_sample(labels, val_size, np.random.default_rng(0) if seeded else split_rng)
     keep = np.ones(n, dtype=bool)
     keep[picked] = False
-    why = (f"the last {val_size:,} rows hold every row of {emptied.size} classes" if emptied.size else
+    why = (f"the last {val_size:,} rows hold every row of {emptied.size} "
+           f"class{'es' if emptied.size > 1 else ''}" if emptied.size else
            f"the last {val_size:,} rows miss {missing.size} of the {present.size} classes; sorted by class?")
     note = f"validation: a stratified sample of {val_size:,} training rows{', seed 0' if seeded else ''} ({why})"
     return Split(features[keep], labels[keep]), Split(features[picked], labels[picked]), note

@@ -264,7 +264,7 @@ def test_mnist_csv_stays_images_with_a_note(tmp_path):
     assert data.image_shape == (28, 28) and data.train.features.max() <= 1
     assert "images: each row's 784 whole numbers read as a 28x28 image (pixels / 255)" in data.notes
     assert load_dataset(tmp_path / "digits.csv", image_shape=None).image_shape is None
-    with pytest.raises(DataError, match="an image shape that does not divide the feature count"):
+    with pytest.raises(DataError, match="an image shape that does not fit the samples"):
         load_dataset(tmp_path / "digits.csv", image_shape=(27, 28))
 
 
@@ -366,7 +366,7 @@ def test_validation_never_takes_every_row_of_a_class(tmp_path):
     (tmp_path / "t_test.csv").write_text("0,1.5\n1,2.5\n")
     data = load_dataset(tmp_path / "t_train.csv", val_size=2)
     assert "7" in np.array(data.classes)[data.train.labels]
-    assert any("hold every row of 1 classes" in note for note in data.notes)
+    assert any("hold every row of 1 class" in note for note in data.notes)
     with pytest.raises(DataError, match="val_size 12 leaves class .* with no training rows"):
         load_dataset(tmp_path / "t_train.csv", val_size=12)
 

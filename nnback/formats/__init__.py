@@ -296,7 +296,8 @@ def _hold_out_test(whole: Split, fraction: float, rng, name: str, where: str):
     n = len(whole)
     size = round(n * fraction)
     if not 1 <= size < n:
-        raise DataError(f"{where}: {n} rows are too few to hold out a {fraction:.0%} test set")
+        raise DataError(f"{where}: {n:,} rows are too few to hold out a test fraction of {fraction:g} "
+                        f"({n * fraction:.2g} rows); give a larger test fraction or a file with a test part")
     picked = stratified_sample(whole.labels, size, np.random.default_rng(0) if rng is None else rng)
     keep = np.ones(n, dtype=bool)
     keep[picked] = False

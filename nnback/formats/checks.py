@@ -111,7 +111,7 @@ def features_of(part: Part, shape: tuple | None, scale: int | None = None) -> np
         with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, refused just below
             return _finite(flat.astype(np.float32), part)
     if int(np.prod(shape)) != d:
-        raise DataError(f"{part.where}: an image shape that does not divide the feature count: "
+        raise DataError(f"{part.where}: an image shape that does not fit the samples: "
                         f"{'x'.join(map(str, shape))} = {int(np.prod(shape))} values, but each sample holds {d}")
     return unit_pixels(flat, part, scale)
 
