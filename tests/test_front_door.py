@@ -289,3 +289,10 @@ def test_an_estimator_fitted_on_whole_float_labels_is_evaluated_on_the_same_rows
                                        "--label-column", "-1"])
     assert result.exit_code == 0, result.output
     assert nnback.load_model(tmp_path / "m.npz")[1].classes == ("1", "2", "3")
+
+
+def test_a_network_without_hidden_layers_takes_the_default_dropout_silently():
+    """TrainConfig(layers=[4, 3]) was refused for the default recipe's dropout, never given."""
+    assert TrainConfig(layers=[4, 3]).n_hidden == 0 and TrainConfig(hidden=[]).n_hidden == 0
+    with pytest.raises(ConfigError, match="dropout must be 0"):
+        TrainConfig(layers=[4, 3], dropout=0.5)
