@@ -37,6 +37,11 @@ from .terminal import can_encode, guard_streams
 from .training import TrainingDiverged, TrainingInterrupted
 
 
+# What an output file is, by the suffix its name should have.
+PNG = (".png", "a PNG image")
+EXPORTS = {"onnx": (".onnx", "an ONNX model"), "safetensors": (".safetensors", "safetensors weights")}
+
+
 class InputError(click.ClickException):
     """A mistake in the user's input: one line, exit code 2, no traceback."""
 
@@ -253,7 +258,7 @@ def _train_distributed(engine: str, debug: bool, changes: dict, outputs: Outputs
 def augment_command(name, count, seed, plot, debug) -> None:
     """Show what --augment does: eight test digits, each next to COUNT augmented versions."""
     with exit_on_signal(), _friendly_errors(debug):
-        check_outputs({"--plot": plot})
+        check_outputs({"--plot": plot}, kinds={"--plot": PNG})
         require_matplotlib()
         backend = get_backend("cpu")
         test = load_mnist(val_size=0).test
@@ -313,7 +318,7 @@ class Outputs:
         if self.save_every is not None and (self.save_every < 1 or not self.save):
             raise InputError(f"--save-every {self.save_every}: give a positive number of epochs, together with --save")
         check_outputs({"--save": self.save, "--metrics-out": self.metrics_out, "--plot": self.plot,
-                       "--log-csv": self.log_csv}, reading, replaces={"--save": "--resume"})
+                       "--log-csv": self.log_csv}, reading, replaces={"--save": "--resume"}, kinds={"--plot": PNG})
         if self.plot:
             require_matplotlib()
 
@@ -606,7 +611,7 @@ def export_command(model_path, out, format_, debug) -> None:
     from .export import ExportUnavailable, export_model
 
     with exit_on_signal(), _friendly_errors(debug):
-        check_outputs({"OUT": out}, {"MODEL": model_path})
+        check_outputs({"OUT": out}, {"MODEL": model_path}, kinds={"OUT": EXPORTS[format_]})
         model, info, _ = load_model(model_path)
         _classifier(model_path, info)
         standardizer = info.standardizer.as_dict() if info.standardizer is not None else None

@@ -16,11 +16,15 @@ from pathlib import Path
 from .atomic import destination, temporary_prefix
 
 
-def check_outputs(writing: dict, reading: dict | None = None, replaces: dict | None = None) -> None:
+def check_outputs(writing: dict, reading: dict | None = None, replaces: dict | None = None,
+                  kinds: dict | None = None) -> None:
     """Raise a one-line ValueError unless every output in ``writing`` can be written.
 
     ``writing`` and ``reading`` map a name the user knows (an option) to a path or None (not given).
     ``replaces`` maps an output's name to the input's name it may be (continuing a run in place).
+    ``kinds`` maps an output's name to (suffix, what the file is): a path with another suffix is
+    refused (``export m.npz data.csv`` wrote an ONNX model over a data file); one without a suffix
+    is taken as it is.
     """
     given = {name: path for name, path in writing.items() if path is not None}
     for name, path in given.items():
@@ -39,6 +43,10 @@ def check_outputs(writing: dict, reading: dict | None = None, replaces: dict | N
             if identities[output] == _identity(path) and (replaces or {}).get(output) != name:
                 raise ValueError(f"{output} {given[output]} would overwrite {name} {path}, which this run "
                                  f"reads; give another file")
+    for name, (suffix, what) in (kinds or {}).items():
+        found = os.path.splitext(os.fspath(given[name]))[1] if name in given else ""
+        if found and found.lower() != suffix:
+            raise ValueError(f"{name} {given[name]}: writes {what}; name it *{suffix}")
 
 
 def _check_writable(name: str, path) -> None:

@@ -190,6 +190,6 @@ def test_cli_export_safetensors_and_clean_failures(tmp_path):
     out = tmp_path / "m.safetensors"
     result = CliRunner().invoke(main, ["export", str(checkpoint), str(out), "--format", "safetensors"])
     assert result.exit_code == 0 and out.exists(), result.output
-    missing = CliRunner().invoke(main, ["export", str(tmp_path / "none.npz"), str(out)])
+    missing = CliRunner().invoke(main, ["export", str(tmp_path / "none.npz"), str(out), "--format", "safetensors"])
     assert missing.exit_code == 2 and "no such checkpoint file" in missing.output
     assert "Traceback" not in missing.output

@@ -115,3 +115,22 @@ def test_evaluate_refuses_to_overwrite_its_model(model, small_mnist_dir, tmp_pat
 def test_augment_plot_into_proc_is_refused(tmp_path):
     result = cli("augment", "--plot", "/proc/nnback-grid.png")
     assert result.exit_code == 2 and "not writable" in result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["export", "{model}", "{tmp}/data.csv"], "OUT {tmp}/data.csv: writes an ONNX model; name it *.onnx"),
+    (["export", "{model}", "{tmp}/m.onnx", "--format", "safetensors"], "writes safetensors weights; name it *.safetensors"),
+    (["evaluate", "{model}", "--plot", "{tmp}/data.csv"], "--plot {tmp}/data.csv: writes a PNG image; name it *.png"),
+    (["augment", "--plot", "{tmp}/data.csv"], "--plot {tmp}/data.csv: writes a PNG image; name it *.png"),
+])
+def test_an_output_named_as_another_kind_of_file_is_refused_before_writing(tmp_path, args, message):
+    """`nnback export m.npz data.csv` wrote an ONNX model over the user's data file."""
+    data = tmp_path / "data.csv"
+    data.write_text("precious\n")
+    model = tmp_path / "m.npz"
+    model.write_bytes(b"")  # never read: the outputs are checked first
+    filled = [arg.format(model=model, tmp=tmp_path) for arg in args]
+    result = CliRunner().invoke(main, filled)
+    assert result.exit_code == 2, result.output
+    assert message.format(tmp=tmp_path) in result.output
+    assert data.read_text() == "precious\n"
