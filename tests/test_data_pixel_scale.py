@@ -104,3 +104,19 @@ def test_resuming_an_estimator_checkpoint_is_refused(tmp_path):
     result = CliRunner().invoke(main, ["train", "--resume", str(model_path), "--data", str(data), "--epochs", "3"])
     assert result.exit_code == 2, result.output
     assert "estimator" in result.output and "Traceback" not in result.output
+
+
+def test_channels_first_images_are_read_channels_last(tmp_path):
+    """(n, 3, 32, 32) arrays, PyTorch's layout, were taken for 3x32 images of 32 channels: the
+    automatic augmentation went off without a word, and a forced one shifted the wrong axes."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (40, 3, 8, 8)).astype(np.uint8)
+    y = np.arange(40) % 2
+    np.savez(tmp_path / "chw.npz", x=x, y=y)
+    data = load_dataset(tmp_path / "chw.npz", val_size=0)
+    assert data.image_shape == (8, 8, 3)
+    assert any("3 channels first in the file (3x8x8), read as 8x8x3" in note for note in data.notes)
+    whole = read_examples(tmp_path / "chw.npz", image_shape=(8, 8, 3))
+    np.testing.assert_array_equal(whole.features[5].reshape(8, 8, 3), np.moveaxis(x[5], 0, -1) / np.float32(255))
+    as_before = read_examples(tmp_path / "chw.npz", image_shape=(3, 8, 8))  # a model trained on the old reading
+    np.testing.assert_array_equal(as_before.features[5], x[5].reshape(-1) / np.float32(255))

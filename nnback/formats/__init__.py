@@ -20,6 +20,7 @@ what was decided. Every defect is a one-line DataError naming the file and, wher
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,8 @@ import numpy as np
 
 from ..data import Dataset, DataError, Split, hold_out_validation, load_mnist
 from ..data import stratified_sample
-from .checks import Part, Parts, choose_shape, features_of, in_columns_of, label_keys, pixel_scale, printable
+from .checks import (Part, Parts, channels_last, choose_shape, features_of, in_columns_of, label_keys, pixel_scale,
+                     printable)
 from .csv_text import LABEL_NAMES, label_index, read_table, table_part
 from .idx import IdxSet, find_set, idx_sets, read_idx_array
 from .keras_npz import read_npz
@@ -73,7 +75,10 @@ def load_dataset(path=None, val_size: int | None = None, shuffle_rng=None, *, la
         raise DataError(f"test_fraction {test_fraction} must be between 0 and 1")
     path = Path(path)
     parts, notes = read_parts(path, label_column)
-    shape = choose_shape(parts.train, image_shape if image_shape != "auto" else parts.image_shape)
+    requested = image_shape if image_shape != "auto" else parts.image_shape
+    parts, moved = channels_last(parts, requested)
+    shape = choose_shape(parts.train, requested)
+    notes += [moved] if moved else []
     notes.append(_shape_note(parts.train, shape))
     # One divisor for every split, from all of them: a test part of only dark images must not be
     # stretched to its own range, and all-black training images say nothing of the range.
@@ -126,8 +131,12 @@ def read_examples(path=None, *, label_column=None, image_shape="auto", n_feature
         return Examples(test.features, np.array([str(k) for k in test.labels]), (28, 28), "bundled MNIST (test)")
     path = Path(path)
     parts, _ = read_parts(path, label_column, n_features=n_features, model_label=model_label)
-    part = in_columns_of(parts.train if parts.test is None else parts.test, feature_names)
-    shape = choose_shape(part, image_shape if image_shape != "auto" else parts.image_shape)
+    requested = image_shape if image_shape != "auto" else parts.image_shape
+    if parts.test is not None:  # the part read is the test part: its layout decides
+        parts = dataclasses.replace(parts, train=parts.test, test=None, val=None)
+    parts, _ = channels_last(parts, requested)
+    part = in_columns_of(parts.train, feature_names)
+    shape = choose_shape(part, requested)
     features = _features(part, shape, part, pixel_scale)
     labels = None if part.y is None else np.array([str(key) for key in label_keys(part).tolist()])
     return Examples(features, labels, shape, str(path))

@@ -71,6 +71,30 @@ def in_columns_of(part: Part, names) -> Part:
                                locate=lambda row, column: part.at(row, order[column] if column >= 0 else column))
 
 
+CHANNELS = (1, 3, 4)  # gray, RGB, RGBA
+
+
+def channels_last(parts: Parts, requested) -> tuple[Parts, str | None]:
+    """Parts of (n, c, h, w) images (PyTorch's layout: 1, 3 or 4 channels before sides above 4)
+    as (n, h, w, c), the layout image shapes and augmentation read, and a note saying so. Left as
+    they are when ``requested`` is another shape (a model trained on them that way) or None."""
+    x = parts.train.x
+    if not (x.ndim == 4 and x.shape[1] in CHANNELS and x.shape[3] not in CHANNELS and min(x.shape[2:]) > 4):
+        return parts, None
+    moved = (x.shape[2], x.shape[3], x.shape[1])
+    if requested != "auto" and (requested is None or tuple(requested) != moved):
+        return parts, None
+
+    def move(part):
+        if part is None or part.x.shape[1:] != x.shape[1:]:
+            return part
+        return dataclasses.replace(part, x=np.moveaxis(part.x, 1, -1))
+
+    note = (f"images: {x.shape[1]} channels first in the file ({'x'.join(map(str, x.shape[1:]))}), "
+            f"read as {'x'.join(map(str, moved))}")
+    return dataclasses.replace(parts, train=move(parts.train), test=move(parts.test), val=move(parts.val)), note
+
+
 def choose_shape(part: Part, requested) -> tuple | None:
     """The image shape for ``part``: ``requested`` when it is a shape or None, else images when the
     samples are 2-D+ arrays or rows of whole numbers 0-255 with a perfect-square count."""
