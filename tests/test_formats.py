@@ -508,3 +508,22 @@ def test_labels_too_large_to_be_classes_are_refused_saying_why(tmp_path, labels,
     np.savez(tmp_path / "d.npz", x=np.zeros((6, 3)), y=labels)
     with pytest.raises(DataError, match=message):
         load_dataset(tmp_path / "d.npz", val_size=0)
+
+
+def test_a_two_column_first_row_of_0_1_is_data_not_a_pandas_header(tmp_path):
+    """A headerless file starting "0,1" lost that row, taken for pandas' column numbers."""
+    path = tmp_path / "two.csv"
+    path.write_text("0,1\n" + "".join(f"{k},{k % 2}\n" for k in range(1, 60)))
+    data = load_dataset(path, val_size=0, label_column=1)
+    assert len(data.train) + len(data.test) == 60
+    numbered = tmp_path / "numbered.csv"  # three or more columns numbered 0..n-1 are still a header
+    numbered.write_text("0,1,2\n" + "".join(f"{k},{2 * k},{k % 2}\n" for k in range(60)))
+    assert len(load_dataset(numbered, val_size=0, label_column=2).train) == 48
+
+
+def test_a_label_column_named_by_a_number_is_found_by_name(tmp_path):
+    """A header column named "7" could not be chosen: --label-column 7 looked for column index 7."""
+    path = tmp_path / "named.csv"
+    path.write_text("a,b,7\n" + "".join(f"{k},{2 * k},{k % 2}\n" for k in range(60)))
+    data = load_dataset(path, val_size=0, label_column="7")
+    assert data.classes == ("0", "1") and "column 2 '7' (as asked)" in data.notes[0]

@@ -182,7 +182,9 @@ def _text_columns(rows: list[list[str]], width: int) -> list[bool]:
 
 def _is_header(cells: list[str], numeric: list[bool]) -> bool:
     if all(_is_number(cell) for cell in cells):  # pandas writes a header of column numbers 0,1,...
-        return [float(cell) for cell in cells] in (list(range(len(cells))), list(range(1, len(cells) + 1)))
+        # ... but "0,1" or "1,2" is as likely a first row of two columns: only three or more count.
+        return len(cells) >= 3 and [float(cell) for cell in cells] in (list(range(len(cells))),
+                                                                        list(range(1, len(cells) + 1)))
     if len(numeric) != len(cells) or not any(numeric):
         return True
     numbers_where_numbers = sum(_is_number(cell) for cell, is_numeric in zip(cells, numeric) if is_numeric)
@@ -199,7 +201,10 @@ def _check_widths(lines: list[str], numbers, width: int, where: str, header: boo
 
 def _label_column(chosen, names, text, width: int, where: str) -> tuple[int, str]:
     if isinstance(chosen, str) and chosen.strip().removeprefix("-").isdigit():
-        chosen = int(chosen.strip())
+        index = int(chosen.strip())
+        # A header may name a column "7": that name, where no column 7 exists.
+        named_so = names is not None and chosen.strip() in names and not -width <= index < width
+        chosen = chosen.strip() if named_so else index
     if isinstance(chosen, (int, np.integer)) and not isinstance(chosen, bool):
         if not -width <= chosen < width:
             raise DataError(f"{where}: no label column {chosen}; the rows have columns 0 to {width - 1} "
