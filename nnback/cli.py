@@ -26,6 +26,7 @@ from .data import DataError, load_mnist
 from .distributed import DistributedError
 from .files import require_regular_file
 from .formats import read_examples
+from .formats.checks import printable
 from .images import ImageUnavailable, load_digit, load_image
 from .outputs import check_outputs
 from .presets import PRESETS
@@ -581,7 +582,9 @@ BAR = "█"
 
 def _prediction_lines(outputs, label: str | None, top: int, output_name: str, classes, ascii: bool = False) -> str:
     best = [(classes[k], value) for k, value in top_k(outputs, top)]
-    truth = "" if label is None else f"   (true class {label}{', correct' if best[0][0] == label else ', WRONG'})"
+    correct = best[0][0] == label
+    best = [(printable(name, 40), value) for name, value in best]  # a name from a file: one line, bounded
+    truth = "" if label is None else f"   (true class {printable(label, 40)}{', correct' if correct else ', WRONG'})"
     lines = [f"predicted {best[0][0]}{truth}"]
     as_percent = output_name == "softmax"
     if not as_percent:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .backend import to_numpy
+from .formats.checks import printable
 
 SHADES = " ░▒▓█"
 ASCII_SHADES = " .:+#"  # for a terminal whose encoding has no block characters
@@ -58,7 +59,7 @@ def format_confusion(report: dict, metrics_out=None) -> str:
     """The confusion matrix as a table, with each class's count and accuracy on the right; above
     ``TABLE_CLASSES`` classes, a summary that says where the full matrix is (``metrics_out``)."""
     confusion = np.asarray(report["confusion_matrix"])
-    names = [str(name) for name in report.get("classes") or range(len(confusion))]
+    names = [printable(str(name), 40) for name in report.get("classes") or range(len(confusion))]
     if len(confusion) > TABLE_CLASSES:
         return _confusion_summary(confusion, names, report["per_class_accuracy"], metrics_out)
     width = max(5, len(str(confusion.max())) + 1, *(len(name) + 1 for name in names))

@@ -354,3 +354,21 @@ def test_divergence_names_epoch_and_step_and_keeps_the_checkpoint(trained, small
     assert f"{save} was left as it was" in line
     assert save.read_bytes() == before and not metrics.exists()
     assert "RuntimeWarning" not in result.output
+
+
+def test_class_names_from_a_file_print_on_one_bounded_line(tmp_path):
+    """A class name holding a newline broke the evaluate table and the predict lines, and a
+    300-character name stretched every row: they are shown escaped and cut at 40 characters."""
+    rng = np.random.default_rng(0)
+    kinds = np.arange(60) % 2
+    np.savez(tmp_path / "d.npz", x=rng.normal(kinds[:, None], 0.3, (60, 3)), y=np.array(["a\nb", "z" * 300])[kinds])
+    model = tmp_path / "m.npz"
+    trained = CliRunner().invoke(main, ["train", "--data", str(tmp_path / "d.npz"), "--epochs", "1", "--hidden", "4",
+                                        "--save", str(model), "--quiet"])
+    assert trained.exit_code == 0, trained.output
+    for args in (["evaluate", str(model), "--data", str(tmp_path / "d.npz")],
+                 ["predict", str(model), "--data", str(tmp_path / "d.npz"), "--index", "0"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+        assert "a\\nb" in result.output and "z" * 41 not in result.output
+        assert not any(line.strip() == "b" or line.startswith("b ") for line in result.output.splitlines())
