@@ -253,7 +253,8 @@ def _train_distributed(engine: str, debug: bool, changes: dict, outputs: Outputs
 @click.option("--augment", "name", type=_choice(["translate", "elastic"]), default="elastic",
               show_default=True, help="Which augmentation to show.")
 @click.option("--count", type=click.IntRange(1, 16), default=8, show_default=True, help="Augmented versions per digit.")
-@click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of the random draws.")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
+              help="Seed of the random draws (0 to 2**63 - 1, as train's).")
 @click.option("--plot", type=click.Path(), required=True, help="Write the grid of digits to this PNG.")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 def augment_command(name, count, seed, plot, debug) -> None:

@@ -527,3 +527,21 @@ def test_a_label_column_named_by_a_number_is_found_by_name(tmp_path):
     path.write_text("a,b,7\n" + "".join(f"{k},{2 * k},{k % 2}\n" for k in range(60)))
     data = load_dataset(path, val_size=0, label_column="7")
     assert data.classes == ("0", "1") and "column 2 '7' (as asked)" in data.notes[0]
+
+
+def test_a_header_naming_the_label_column_twice_is_refused(tmp_path):
+    """label,a,Label took the first column silently; the two may hold different labels."""
+    path = tmp_path / "twice.csv"
+    path.write_text("label,a,Label\n" + "".join(f"{k % 2},{k},{(k + 1) % 2}\n" for k in range(30)))
+    with pytest.raises(DataError, match=r"names 'label' 2 times \(columns 0, 2\)"):
+        load_dataset(path, val_size=0)
+    assert load_dataset(path, val_size=0, label_column=2).classes == ("0", "1")
+
+
+def test_float16_labels_load_without_a_warning(tmp_path):
+    np.savez(tmp_path / "h.npz", x=np.zeros((6, 3)), y=np.array([1, 2, 1, 2, 1, 2], dtype=np.float16))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # float16 overflowed comparing with 2**53: a RuntimeWarning leaked
+        assert load_dataset(tmp_path / "h.npz", val_size=0).classes == ("1", "2")

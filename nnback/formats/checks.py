@@ -224,6 +224,7 @@ def label_keys(part: Part) -> np.ndarray:
     if y.dtype.kind in "iub":
         return y.astype(np.int64)
     if y.dtype.kind == "f":
+        y = y.astype(np.float64)  # float16 cannot hold 2**53 to compare with
         bad = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))
         if bad.size:
             raise DataError(f"{where}: {part.at(int(bad[0]), -1)}: label {y[bad[0]]:g} is not a whole number; "

@@ -219,17 +219,27 @@ def _label_column(chosen, names, text, width: int, where: str) -> tuple[int, str
         if str(chosen).strip().casefold() not in folded:
             shown = printable(", ".join(names), 200)
             raise DataError(f"{where}: no column named {printable(repr(chosen), 40)}; the header names {shown}")
-        index = folded.index(str(chosen).strip().casefold())
+        index = _only(folded, str(chosen).strip().casefold(), where)
         return index, f"column {index}{_named(names, index)} (as asked)"
     for wanted in LABEL_NAMES:
         if wanted in folded:
-            index = folded.index(wanted)
+            index = _only(folded, wanted, where)
             return index, f"column {index}{_named(names, index)} (named like a label)"
     text_columns = [j for j, is_text in enumerate(text) if is_text]
     if len(text_columns) == 1:
         index = text_columns[0]
         return index, f"column {index}{_named(names, index)} (the only column that is not numbers)"
     return 0, f"column 0{_named(names, 0)} (the first column; no column is named label, class, target or y)"
+
+
+def _only(folded: list[str], name: str, where: str) -> int:
+    """The index of the one header column named ``name`` (in any case); two such columns give no
+    way to tell which holds the labels."""
+    found = [j for j, column in enumerate(folded) if column == name]
+    if len(found) > 1:
+        raise DataError(f"{where}: the header names {printable(repr(name), 40)} {len(found)} times (columns "
+                        f"{', '.join(map(str, found))}); give the label column's 0-based index")
+    return found[0]
 
 
 def _named(names, index: int) -> str:
