@@ -29,6 +29,7 @@ from .formats.checks import Part, features_of
 from .losses import get_loss
 from .model import MLP
 from .optimizers import make_optimizer
+from .presets import PRESETS
 from .report import predict_outputs
 from .training import Batches, EarlyStopping, Evaluation, Position, fit
 
@@ -550,10 +551,17 @@ def load_data(config: TrainConfig) -> Dataset:
     """The dataset ``config`` names, split as it says (the hold-outs seeded by ``config.seed``)."""
     _, _, split_rng, holdout_rng = seeded_generators(config.seed, 4)
     shape = config.image_shape
-    return load_dataset(config.data, config.val_size, split_rng if config.shuffle_split else None,
-                        label_column=config.label_column,
-                        image_shape=tuple(shape) if isinstance(shape, list) else shape,
-                        test_fraction=config.test_fraction, split_rng=holdout_rng)
+    try:
+        return load_dataset(config.data, config.val_size, split_rng if config.shuffle_split else None,
+                            label_column=config.label_column,
+                            image_shape=tuple(shape) if isinstance(shape, list) else shape,
+                            test_fraction=config.test_fraction, split_rng=holdout_rng)
+    except DataError as error:
+        if config.preset is None or not str(error).startswith("val_size"):
+            raise
+        if config.val_size != PRESETS[config.preset].values.get("val_size"):
+            raise
+        raise DataError(f"{error}; {config.val_size} is the {config.preset} preset's val_size") from None
 
 
 def _standardised(data: Dataset, standardizer: Standardizer) -> Dataset:

@@ -296,3 +296,10 @@ def test_a_network_without_hidden_layers_takes_the_default_dropout_silently():
     assert TrainConfig(layers=[4, 3]).n_hidden == 0 and TrainConfig(hidden=[]).n_hidden == 0
     with pytest.raises(ConfigError, match="dropout must be 0"):
         TrainConfig(layers=[4, 3], dropout=0.5)
+
+
+def test_a_preset_s_validation_size_that_does_not_fit_says_it_is_the_preset_s(tmp_path):
+    path = tmp_path / "small.csv"
+    path.write_text("a,b,label\n" + "".join(f"{k},{2 * k},{k % 2}\n" for k in range(60)))
+    with pytest.raises(nnback.data.DataError, match="1000 is the fullbatch preset's val_size"):
+        nnback.prepare(TrainConfig.from_preset("fullbatch", data=str(path), epochs=1))
