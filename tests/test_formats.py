@@ -545,3 +545,18 @@ def test_float16_labels_load_without_a_warning(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # float16 overflowed comparing with 2**53: a RuntimeWarning leaked
         assert load_dataset(tmp_path / "h.npz", val_size=0).classes == ("1", "2")
+
+
+def test_r_write_csv_output_reads_without_its_row_names(tmp_path):
+    """R's write.csv quotes its row names ("1", "2", ...) under an empty header name and quotes the
+    class names: it failed with '"1"' is not a number. The row names are left out (they would be a
+    feature counting rows), quoted numbers read as numbers."""
+    rows = [(k % 3 + 0.1 * k % 1, 2.0 * (k % 3) + 0.5, ["setosa", "versicolor", "virginica"][k % 3]) for k in range(30)]
+    path = tmp_path / "r.csv"
+    path.write_text('"","Sepal.Length","Sepal.Width","Species"\n'
+                    + "".join(f'"{i + 1}",{a},"{b}","{name}"\n' for i, (a, b, name) in enumerate(rows)))
+    data = load_dataset(path, val_size=0)
+    assert data.n_features == 2 and data.classes == ("setosa", "versicolor", "virginica")
+    assert data.feature_names == ("Sepal.Length", "Sepal.Width")
+    assert "left out as R's row names" in data.notes[0]
+    assert sorted(data.train.features[:, 1].tolist() + data.test.features[:, 1].tolist()) == sorted(b for _, b, _ in rows)

@@ -1,8 +1,10 @@
 """CSV files of numeric features and one label column, with or without a header row.
 
-No quoting: cells are split at commas, or at semicolons or tabs where every one of the first lines
-has the same number of those (as spreadsheets in many locales write them); surrounding quotes are
-dropped from names and labels only.
+Cells are split at commas, or at semicolons or tabs where every one of the first lines has the same
+number of those (as spreadsheets in many locales write them); a cell's surrounding double quotes are
+dropped (R and spreadsheets quote names and sometimes numbers), but a separator inside quotes is not
+supported. R's row names (a first column with an empty header name, counting 1, 2, 3, ...) are left
+out, with a note.
 A header is a first line that is not all numbers, unless most of its cells are numbers where the
 other lines hold numbers: then it is a damaged data row and the error names line 1. The label
 column is ``label_column`` (a header name, or a 0-based index; -1 is the last), else a column
@@ -39,6 +41,7 @@ class Table:
     names: list[str] | None  # the header's names, None without a header
     width: int
     delimiter: str
+    note: str = ""  # what reading the table decided beyond the labels (R's row names left out)
 
     def unlabelled(self, n_features: int, label_names=LABEL_NAMES) -> bool:
         """Whether these rows are features alone: ``n_features`` columns under a header that names
@@ -83,7 +86,15 @@ def read_table(path: Path, part: str) -> Table:
     except DataError as error:
         hint = _separator_hint(all_lines[:SAMPLE_LINES + 1], all_numbers) if delimiter == "," else ""
         raise DataError(f"{error}{hint}") from None
+    if names is not None and names[0] == "" and width > 2 and _counts_up([row[0] for row in rows]):
+        return Table(where, numbers, [line.split(delimiter, 1)[1] for line in lines], [row[1:] for row in rows],
+                     names[1:], width - 1, delimiter, "column 0 (no name; 1, 2, 3, ...) left out as R's row names")
     return Table(where, numbers, lines, rows, names, width, delimiter)
+
+
+def _counts_up(cells: list[str]) -> bool:
+    """Whether the cells read 1, 2, 3, ... (quoted or not), as R's write.csv numbers its rows."""
+    return [_unquote(cell) for cell in cells] == [str(k) for k in range(1, len(cells) + 1)]
 
 
 def label_index(table: Table, label_column=None) -> int:
@@ -103,6 +114,8 @@ def table_part(table: Table, label_column=None, unlabelled: bool = False) -> tup
         label, how = _label_column(label_column, table.names, _text_columns(table.rows, width), width, where)
     if delimiter != ",":
         how += f"; cells separated by {DELIMITERS[delimiter]}"
+    if table.note:
+        how += f"; {table.note}"
     locate = _locator(table.numbers, label)
     features = _parse(table.lines, table.numbers, label, width, where, delimiter)
     labels = None if unlabelled else _labels([_cell(line, label, delimiter) for line in table.lines])
@@ -155,7 +168,7 @@ def _lines(text: str) -> tuple[np.ndarray, list[str]]:
 
 def _is_number(cell: str) -> bool:
     try:
-        float(cell)
+        float(_unquote(cell))
     except ValueError:
         return False
     return True
@@ -280,7 +293,7 @@ def _parse(lines: list[str], numbers, label: int, width: int, where: str, delimi
     for dtype in (np.int32, np.float64):
         try:
             table = np.loadtxt(io.StringIO(body), delimiter=delimiter, dtype=dtype, comments=None, ndmin=2,
-                               usecols=columns)
+                               usecols=columns, quotechar='"')
             break
         except (ValueError, OverflowError) as error:
             failure = error
