@@ -14,6 +14,8 @@ import dataclasses
 import math
 import numbers
 import os
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 ACTIVATION_NAMES = ("sigmoid", "relu", "tanh", "identity", "softmax")
@@ -26,6 +28,19 @@ DTYPE_NAMES = ("float32", "float64")
 DEFAULT_HIDDEN = (800, 800)
 DEFAULT_DROPOUT = 0.2
 DEFAULT_LR = {"sgd": 0.05, "momentum": 0.05, "nesterov": 0.05, "adam": 1e-3}
+
+
+# True while from_preset, from_dict or replace builds a configuration: only they may set ``preset``.
+_CARRYING_PRESET: ContextVar[bool] = ContextVar("nnback_carrying_preset", default=False)
+
+
+@contextmanager
+def _carrying_preset():
+    token = _CARRYING_PRESET.set(True)
+    try:
+        yield
+    finally:
+        _CARRYING_PRESET.reset(token)
 
 
 class ConfigError(ValueError):
@@ -46,8 +61,9 @@ class TrainConfig:
     ones (the default recipe's are 800, 800). ``lr=None`` is the optimizer's own default (0.05 for
     SGD, 1e-3 for Adam). ``val_size=None`` holds out min(10,000, n/6) training samples.
     ``test_fraction=None`` holds out 20% of a single data file as the test set.
-    ``preset`` records the recipe the configuration started from: build one with
-    :meth:`from_preset` (naming it here alone sets none of its values, and is refused).
+    ``preset`` records the recipe the configuration started from; only :meth:`from_preset` (and
+    :meth:`from_dict`, :meth:`replace` of such a configuration) set it: named here alone it would
+    set none of the recipe's values, so that is refused.
     NumPy scalars are taken as the Python numbers they hold, and ``data`` may be any path-like.
     ``augment="auto"`` shifts images of at least 16 pixels a side by up to side/14 pixels and leaves
     smaller images and tabular data alone.
@@ -99,7 +115,8 @@ class TrainConfig:
         """A copy with ``changes``; a defaulted lr is re-resolved (so switching to Adam takes Adam's)."""
         if self.lr_is_default and "lr" not in changes:
             changes["lr"] = None
-        return dataclasses.replace(self, **changes)
+        with _carrying_preset():
+            return dataclasses.replace(self, **changes)
 
     def as_dict(self) -> dict:
         values = dataclasses.asdict(self)
@@ -113,7 +130,8 @@ class TrainConfig:
         if not isinstance(values, dict):
             raise ConfigError("config", f"must be an object, got {type(values).__name__}")
         known = {f.name for f in dataclasses.fields(cls) if f.init}
-        return cls(**{name: value for name, value in values.items() if name in known})
+        with _carrying_preset():
+            return cls(**{name: value for name, value in values.items() if name in known})
 
     @classmethod
     def from_preset(cls, name: str | None, **changes) -> "TrainConfig":
@@ -128,7 +146,8 @@ class TrainConfig:
             raise ConfigError("preset", f"{name!r} is unknown; {str(error).split('; ', 1)[-1]}") from None
         if "layers" in changes:  # full sizes given: they replace the recipe's hidden sizes
             values = {key: value for key, value in values.items() if key != "hidden"}
-        return cls(**{**values, **changes, "preset": name})
+        with _carrying_preset():
+            return cls(**{**values, **changes, "preset": name})
 
     def network_sizes(self, n_features: int, n_classes: int) -> list[int]:
         """The full list of layer sizes for data of ``n_features`` inputs and ``n_classes`` classes."""
@@ -248,22 +267,12 @@ def _validate(c: TrainConfig) -> None:
         from .presets import PRESETS
 
         _require(c.preset in PRESETS, "preset", f"{c.preset!r} is unknown; choose one of {', '.join(PRESETS)}")
-        _require(_carries_its_preset(c, c.preset), "preset", f"{c.preset!r} is named but none of its settings are here; build "
-                                                   f"the recipe with TrainConfig.from_preset({c.preset!r}, ...)")
+        _require(_CARRYING_PRESET.get(), "preset", f"{c.preset!r} is set by TrainConfig.from_preset({c.preset!r}, ...), "
+                                                   "which applies the recipe; named here alone it would set none of it")
     _require(isinstance(c.device, str) and c.device in ("cpu", "cuda"), "device", f"must be cpu or cuda, got {c.device!r}")
     if c.loss == "cross-entropy":
         _require(c.output_activation in ("softmax", "sigmoid"), "loss",
                  f"cross-entropy needs a softmax or sigmoid output activation, not {c.output_activation}")
-
-
-def _carries_its_preset(c: TrainConfig, name: str) -> bool:
-    """Whether a setting the preset changes from the defaults holds the preset's value: a
-    configuration that names a preset and holds none of them was not built from it."""
-    from .presets import PRESETS
-
-    defaults = {item.name: item.default for item in dataclasses.fields(TrainConfig) if item.init}
-    changed = {key: value for key, value in PRESETS[name].values.items() if value != defaults.get(key)}
-    return not changed or any(getattr(c, key) == value for key, value in changed.items())
 
 
 def _check_dropout(c: TrainConfig) -> None:

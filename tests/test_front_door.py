@@ -53,7 +53,11 @@ def test_a_preset_is_built_with_from_preset_not_named_alone():
     built = TrainConfig.from_preset("nielsen", epochs=1)
     assert (built.preset, built.activation, built.lr, built.epochs) == ("nielsen", "sigmoid", 3.0, 1)
     assert TrainConfig.from_dict(built.as_dict()) == built and built.replace(lr=1.0).preset == "nielsen"
-    assert TrainConfig(preset="fast").preset == "fast"  # the default recipe's preset changes nothing
+    with pytest.raises(ConfigError, match=r"from_preset\('fast'"):
+        TrainConfig(preset="fast")  # the rule is where the preset is set, not what it changes
+    everything = TrainConfig.from_preset("max", hidden=[8], epochs=2, lr=0.1, warmup_epochs=0, augment="none")
+    assert everything.preset == "max"  # every setting it changes overridden: still its recipe, as typed
+    assert TrainConfig.from_dict(everything.as_dict()) == everything  # a checkpoint's config loads back
 
 
 def test_the_optimizer_decides_the_default_learning_rate_wherever_the_config_is_built():
