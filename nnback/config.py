@@ -179,6 +179,8 @@ def _plain(value):
     what a user computes with NumPy or pathlib is what they meant."""
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
+    if getattr(getattr(value, "dtype", None), "kind", None) == "b" and getattr(value, "shape", None) == ():
+        return bool(value)  # np.True_
     if isinstance(value, numbers.Integral):
         return int(value)
     if isinstance(value, numbers.Real):

@@ -25,7 +25,7 @@ from .data import DataError, Dataset, Split
 from .environment import environment
 from .features import Standardizer
 from .formats import load_dataset
-from .formats.checks import Part, features_of
+from .formats.checks import Part, Parts, channels_last, features_of
 from .losses import get_loss
 from .model import MLP
 from .optimizers import make_optimizer
@@ -87,14 +87,24 @@ class DataInfo:
         return host if self.standardizer is None else self.standardizer.apply(host)
 
     def inputs(self, samples):
-        """Host samples as a data file holds them — rows of raw features, or images (n, h, w[, c])
-        or their rows of pixels — read the way the training data was (pixels scaled, features
-        standardised): the model's inputs (n, n_features) float32. DataError if they cannot be."""
-        part = Part(to_numpy(samples), None, "samples")
-        if part.x.ndim >= 2 and math.prod(part.x.shape[1:]) != self.n_features:
-            raise DataError(f"samples of shape {tuple(part.x.shape[1:])} hold {math.prod(part.x.shape[1:])} values "
-                            f"each; the model takes {self.n_features}")
-        return self.features(features_of(part, self.image_shape, self.pixel_scale))
+        """Host samples as a data file holds them — rows of raw features, or images (n, h, w[, c]),
+        channels first or last, or their rows of pixels; one sample alone too — read the way the
+        training data was (pixels scaled, features standardised): the model's inputs
+        (n, n_features) float32. DataError if they cannot be."""
+        try:
+            host = to_numpy(samples)
+        except ValueError as error:  # ragged nested lists
+            raise DataError(f"samples are not a rectangular array of numbers ({error})") from None
+        one = (self.n_features,) if self.image_shape is None else tuple(self.image_shape)
+        alone = {one, (self.n_features,), (one[-1], *one[:-1]) if len(one) == 3 else one}  # channels last or first
+        if tuple(host.shape) in alone:
+            host = host[None]  # a single sample
+        if host.ndim < 2 or math.prod(host.shape[1:]) != self.n_features:
+            raise DataError(f"samples of shape {tuple(host.shape)}: the model takes samples of {self.n_features} "
+                            f"values{' (' + 'x'.join(map(str, one)) + ')' if self.image_shape else ''}, "
+                            "one alone or an array of them")
+        parts, _ = channels_last(Parts(train=Part(host, None, "samples")), self.image_shape)
+        return self.features(features_of(parts.train, self.image_shape, self.pixel_scale))
 
     def as_dict(self) -> dict:
         return {"n_features": self.n_features, "classes": list(self.classes),

@@ -120,3 +120,33 @@ def test_channels_first_images_are_read_channels_last(tmp_path):
     np.testing.assert_array_equal(whole.features[5].reshape(8, 8, 3), np.moveaxis(x[5], 0, -1) / np.float32(255))
     as_before = read_examples(tmp_path / "chw.npz", image_shape=(3, 8, 8))  # a model trained on the old reading
     np.testing.assert_array_equal(as_before.features[5], x[5].reshape(-1) / np.float32(255))
+
+
+def test_the_divisor_comes_from_values_not_a_mixed_dtype_and_the_note_shows_it(tmp_path):
+    """uint8 training images beside a uint16 test part holding the same 0-255 values were divided
+    by 65535 (the note said 255); bools beside uint8 were divided by 255 (the note said 1)."""
+    x, y = images(60, 255)
+    np.savez(tmp_path / "mixed.npz", x_train=x, y_train=y, x_test=x[:12].astype(np.uint16), y_test=y[:12])
+    data = load_dataset(tmp_path / "mixed.npz", val_size=6)
+    assert data.pixel_scale == 255 and data.train.features.max() == 1.0
+    assert any("(pixels / 255)" in note for note in data.notes)
+    np.savez(tmp_path / "bools.npz", x_train=x > 100, y_train=y, x_test=x[:12], y_test=y[:12])
+    data = load_dataset(tmp_path / "bools.npz", val_size=6)
+    assert data.train.features.max() == 1.0  # True is full intensity, whatever the divisor
+    sixteen = tmp_path / "wide.npz"
+    np.savez(sixteen, x=np.full((4, 6, 6), 65535, np.uint16), y=np.arange(4) % 2)
+    assert read_examples(sixteen, image_shape=(6, 6)).features.max() == 1.0  # 16-bit alone: / 65535
+
+
+def test_bool_images_for_an_8_bit_model_are_full_intensity(tmp_path):
+    """A bool test file for a 0-255 model was divided by 255: True became 0.004."""
+    x, y = images(12, 255)
+    np.savez(tmp_path / "b.npz", x=x > 100, y=y)
+    read = read_examples(tmp_path / "b.npz", image_shape=(6, 6), pixel_scale=255)
+    np.testing.assert_array_equal(read.features, (x > 100).reshape(12, -1).astype(np.float32))
+
+
+def test_all_black_training_images_take_the_8_bit_divisor(tmp_path):
+    """All-zero uint8 training images stored the divisor 1, and every later real image was refused."""
+    np.savez(tmp_path / "black.npz", x=np.zeros((40, 6, 6), np.uint8), y=np.arange(40) % 2)
+    assert load_dataset(tmp_path / "black.npz", val_size=0).pixel_scale == 255

@@ -42,6 +42,7 @@ def test_numpy_numbers_and_paths_are_taken_as_what_they_hold():
                          seed=np.uint64(3), label_column=np.int64(-1), data=Path("t.csv"), dropout=np.float64(0.1))
     assert (config.epochs, config.hidden, config.batch_size, config.lr, config.seed) == (2, [16], 8, 0.5, 3)
     assert config.data == "t.csv" and config.label_column == -1
+    assert TrainConfig(shuffle_split=np.True_).shuffle_split is True
     assert json.loads(json.dumps(config.as_dict())) == config.as_dict()
     assert all(type(value) in (int, float, str, bool, list, type(None)) for value in config.as_dict().values())
 
@@ -264,7 +265,7 @@ def test_the_library_result_predicts_raw_samples_as_the_data_was_read(tmp_path):
     assert np.mean(predicted == np.array([f"k{k}" for k in labels])) > 0.9
     assert result.predict_proba(x[:3]).shape == (3, 3)
     assert result.predict(x[:5].tolist()) == list(predicted[:5])  # plain lists too
-    with pytest.raises(nnback.data.DataError, match="the model takes 4"):
+    with pytest.raises(nnback.data.DataError, match="the model takes samples of 4 values"):
         result.predict(np.ones((2, 5)))
 
     images = rng.integers(0, 256, (60, 6, 6)).astype(np.uint8)
@@ -307,3 +308,22 @@ def test_a_preset_s_validation_size_that_does_not_fit_says_it_is_the_preset_s(tm
     path.write_text("a,b,label\n" + "".join(f"{k},{2 * k},{k % 2}\n" for k in range(60)))
     with pytest.raises(nnback.data.DataError, match="1000 is the fullbatch preset's val_size"):
         nnback.prepare(TrainConfig.from_preset("fullbatch", data=str(path), epochs=1))
+
+
+def test_the_result_predicts_channels_first_arrays_single_samples_and_refuses_ragged_ones(tmp_path):
+    """Training reads (n, 3, h, w) arrays channels last; result.predict flattened them in their file
+    layout and scored 31% on data the CLI scored 100% on."""
+    rng = np.random.default_rng(0)
+    templates = rng.integers(0, 256, (3, 3, 6, 6))
+    kinds = np.arange(90) % 3
+    x = np.clip(templates[kinds] + rng.integers(-20, 21, (90, 3, 6, 6)), 0, 255).astype(np.uint8)
+    np.savez(tmp_path / "chw.npz", x=x, y=kinds)
+    result = nnback.train(TrainConfig(data=str(tmp_path / "chw.npz"), hidden=[16], epochs=15, val_size=0))
+    assert result.info.image_shape == (6, 6, 3)
+    assert result.predict(x) == result.predict(np.moveaxis(x, 1, -1))
+    assert np.mean(np.array(result.predict(x)) == kinds.astype(str)) > 0.9
+    assert result.predict(x[0]) == result.predict(x[:1])  # one sample alone
+    with pytest.raises(nnback.data.DataError, match="not a rectangular array"):
+        result.predict([[1, 2], [3]])
+    with pytest.raises(nnback.data.DataError, match="the model takes samples of 108 values"):
+        result.predict(np.zeros(5))

@@ -79,10 +79,10 @@ def load_dataset(path=None, val_size: int | None = None, shuffle_rng=None, *, la
     parts, moved = channels_last(parts, requested)
     shape = choose_shape(parts.train, requested)
     notes += [moved] if moved else []
-    notes.append(_shape_note(parts.train, shape))
     # One divisor for every split, from all of them: a test part of only dark images must not be
-    # stretched to its own range, and all-black training images say nothing of the range.
-    scale = None if shape is None else max(pixel_scale(part) for part in (parts.train, parts.test, parts.val) if part)
+    # stretched to its own range.
+    scale = None if shape is None else pixel_scale([part for part in (parts.train, parts.test, parts.val) if part])
+    notes.append(_shape_note(parts.train, shape, scale))
     keys = _labels(parts.train)
     whole = _features(parts.train, shape, parts.train, scale)
     classes, codes = np.unique(keys, return_inverse=True)
@@ -316,15 +316,15 @@ def _hold_out_test(whole: Split, fraction: float, rng, name: str, where: str):
     return train, test, f"held out a stratified {fraction:.0%} ({size:,} rows) of {name} as the test set{seed}"
 
 
-def _shape_note(part: Part, shape) -> str:
+def _shape_note(part: Part, shape, scale: int | None) -> str:
     d = int(np.prod(part.x.shape[1:])) if part.x.ndim >= 2 else 0
     if shape is None:
         return f"tabular: {d:,} features per row"
     size = "x".join(map(str, shape))
-    scale = "" if part.x.dtype.kind == "f" and not part.text else f" / {pixel_scale(part)}"
+    divided = "" if part.x.dtype.kind in "fb" and not part.text else f" / {scale}"
     if part.x.ndim == 2 and part.text:
-        return f"images: each row's {d:,} whole numbers read as a {size} image (pixels{scale})"
-    return f"images: {size}, {part.x.dtype} pixels scaled to [0, 1] (pixels{scale})"
+        return f"images: each row's {d:,} whole numbers read as a {size} image (pixels{divided})"
+    return f"images: {size}, {part.x.dtype} pixels scaled to [0, 1] (pixels{divided})"
 
 
 def _list(names: tuple[str, ...]) -> str:

@@ -143,33 +143,32 @@ def features_of(part: Part, shape: tuple | None, scale: int | None = None) -> np
 PIXEL_RANGES = (1, 16, 255)  # binary, scikit-learn's 8x8 digits' intensities 0-16, 8-bit
 
 
-def pixel_range(flat: np.ndarray) -> int:
-    """The full range of integer pixels: the smallest of 1, 16 and 255 that holds the largest value
-    (65535 for uint16). MNIST's 0-255 divide by 255; 0/1 images stay 0/1, digits' 0-16 divide by 16."""
-    if flat.dtype == np.uint16:
+def pixel_scale(parts) -> int:
+    """What the integer pixels of a dataset's ``parts`` are divided by, one number for them all:
+    65535 when they are all 16-bit, else the smallest of 1, 16 and 255 that holds every value
+    (MNIST's 0-255 divide by 255, 0/1 images stay 0/1, scikit-learn digits' 0-16 divide by 16; 255
+    when every pixel is 0, which says nothing of the range). Float and bool pixels are
+    already in [0, 1] and do not count (1 when nothing else is there)."""
+    counted = [part for part in parts if part.x.dtype.kind in "iu" or (part.x.dtype.kind == "f" and part.text)]
+    if not counted:
+        return 1
+    if all(part.x.dtype == np.uint16 for part in counted):
         return 65535
-    top = float(flat.max()) if flat.size else 0.0
-    return next((limit for limit in PIXEL_RANGES if top <= limit), 255)
-
-
-def pixel_scale(part: Part) -> int:
-    """What the integer pixels of ``part`` are divided by: 65535 for 16-bit images, else their
-    :func:`pixel_range` (1 for float pixels, which are already in [0, 1])."""
-    if part.x.dtype == np.uint16:
-        return 65535
-    if part.x.dtype.kind not in "iub" and not (part.x.dtype.kind == "f" and part.text):
-        return 1  # floats in [0, 1]; anything else is refused when the features are read
-    return pixel_range(part.x)
+    top = max(float(part.x.max()) if part.x.size else 0.0 for part in counted)
+    return 255 if top == 0 else next((limit for limit in PIXEL_RANGES if top <= limit), 255)
 
 
 def unit_pixels(flat: np.ndarray, part: Part, scale: int | None = None) -> np.ndarray:
-    """Pixels as float32 in [0, 1]: integers over ``scale`` (None: their own :func:`pixel_range`;
-    255 for 8-bit data, as the bundled IDX path, for identical bits), floats already in [0, 1];
-    text numbers must be whole 0-255. Integers beyond a given ``scale`` are refused: the
+    """Pixels as float32 in [0, 1]: integers over ``scale`` (None: their own :func:`pixel_scale`;
+    255 for 8-bit data, as the bundled IDX path, for identical bits), bools as 0/1, floats already
+    in [0, 1]; text numbers must be whole 0-255. Integers beyond a given ``scale`` are refused: the
     model's images never went there, and dividing them by their own range would change what a pixel
     value means."""
     kind = flat.dtype.kind
-    if flat.dtype == np.uint16 and scale in (None, 65535):
+    if kind == "b":  # True is full intensity, whatever the other files' range
+        return flat.astype(np.float32)
+    scale = pixel_scale([dataclasses.replace(part, x=flat)]) if scale is None else scale
+    if flat.dtype == np.uint16 and scale == 65535:
         pixels = flat.astype(np.float32)
         pixels /= np.float32(65535.0)
         return pixels
@@ -177,15 +176,14 @@ def unit_pixels(flat: np.ndarray, part: Part, scale: int | None = None) -> np.nd
         _refuse(~np.isfinite(flat), flat, part, "is NaN or infinite; every value must be a number")
         _refuse(flat != np.round(flat), flat, part, "is not a whole number; pixels are intensities 0-255")
         kind = "i"
-    if kind in "iub":
+    if kind in "iu":
         if flat.dtype != np.uint8:
             _refuse((flat < 0) | (flat > 255), flat, part, "is outside 0-255; expected intensities 0-255")
             flat = flat.astype(np.uint8)
-        if scale is not None:
-            _refuse(flat > scale, flat, part, f"is beyond the pixel range 0-{scale} of the model's "
-                    "training images; give images of the same kind")
+        _refuse(flat > scale, flat, part, f"is beyond the pixel range 0-{scale} of the model's "
+                "training images; give images of the same kind")
         pixels = flat.astype(np.float32)
-        pixels /= np.float32(pixel_range(flat) if scale is None else scale)
+        pixels /= np.float32(scale)
         return pixels
     _refuse(~np.isfinite(flat), flat, part, "is NaN or infinite; every pixel must be a number in [0, 1]")
     _refuse((flat < 0) | (flat > 1), flat, part, "is outside the range; expected floats in [0, 1] (or integers 0-255)")

@@ -196,7 +196,7 @@ def _text_columns(rows: list[list[str]], width: int) -> list[bool]:
 def _is_header(cells: list[str], numeric: list[bool]) -> bool:
     if all(_is_number(cell) for cell in cells):  # pandas writes a header of column numbers 0,1,...
         # ... but "0,1" or "1,2" is as likely a first row of two columns: only three or more count.
-        return len(cells) >= 3 and [float(cell) for cell in cells] in (list(range(len(cells))),
+        return len(cells) >= 3 and [float(_unquote(cell)) for cell in cells] in (list(range(len(cells))),
                                                                         list(range(1, len(cells) + 1)))
     if len(numeric) != len(cells) or not any(numeric):
         return True
