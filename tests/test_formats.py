@@ -558,5 +558,18 @@ def test_r_write_csv_output_reads_without_its_row_names(tmp_path):
     data = load_dataset(path, val_size=0)
     assert data.n_features == 2 and data.classes == ("setosa", "versicolor", "virginica")
     assert data.feature_names == ("Sepal.Length", "Sepal.Width")
-    assert "left out as R's row names" in data.notes[0]
+    assert "column 0 (no name) left out as the rows' names" in data.notes[0]
     assert sorted(data.train.features[:, 1].tolist() + data.test.features[:, 1].tolist()) == sorted(b for _, b, _ in rows)
+
+
+@pytest.mark.parametrize("names", [[f'"{k}"' for k in range(5, 95, 3)], [f'"car{k}"' for k in range(30)],
+                                   [str(k) for k in range(30)]])
+def test_row_names_of_a_subset_or_a_pandas_index_are_left_out(tmp_path, names):
+    """R keeps the row names of a subset ("5", "8", ...), or names rows ("car0"); pandas writes its
+    index from 0: the first were trained on as a feature, the second failed."""
+    path = tmp_path / "rows.csv"
+    path.write_text(',"a","b","kind"\n' if names[0].startswith('"') else ",a,b,kind\n")
+    with path.open("a") as handle:
+        handle.writelines(f"{name},{k % 3},{2 * (k % 3)},k{k % 3}\n" for k, name in enumerate(names))
+    data = load_dataset(path, val_size=0)
+    assert data.n_features == 2 and data.feature_names == ("a", "b")

@@ -3,8 +3,8 @@
 Cells are split at commas, or at semicolons or tabs where every one of the first lines has the same
 number of those (as spreadsheets in many locales write them); a cell's surrounding double quotes are
 dropped (R and spreadsheets quote names and sometimes numbers), but a separator inside quotes is not
-supported. R's row names (a first column with an empty header name, counting 1, 2, 3, ...) are left
-out, with a note.
+supported. Row names (a first column with an empty header name, quoted as R writes them or counting
+from 0 or 1 as pandas' index) are left out, with a note.
 A header is a first line that is not all numbers, unless most of its cells are numbers where the
 other lines hold numbers: then it is a damaged data row and the error names line 1. The label
 column is ``label_column`` (a header name, or a 0-based index; -1 is the last), else a column
@@ -86,15 +86,19 @@ def read_table(path: Path, part: str) -> Table:
     except DataError as error:
         hint = _separator_hint(all_lines[:SAMPLE_LINES + 1], all_numbers) if delimiter == "," else ""
         raise DataError(f"{error}{hint}") from None
-    if names is not None and names[0] == "" and width > 2 and _counts_up([row[0] for row in rows]):
+    if names is not None and names[0] == "" and width > 2 and _row_names([row[0] for row in rows]):
         return Table(where, numbers, [line.split(delimiter, 1)[1] for line in lines], [row[1:] for row in rows],
-                     names[1:], width - 1, delimiter, "column 0 (no name; 1, 2, 3, ...) left out as R's row names")
+                     names[1:], width - 1, delimiter, "column 0 (no name) left out as the rows' names")
     return Table(where, numbers, lines, rows, names, width, delimiter)
 
 
-def _counts_up(cells: list[str]) -> bool:
-    """Whether the cells read 1, 2, 3, ... (quoted or not), as R's write.csv numbers its rows."""
-    return [_unquote(cell) for cell in cells] == [str(k) for k in range(1, len(cells) + 1)]
+def _row_names(cells: list[str]) -> bool:
+    """Whether an unnamed first column holds the rows' names: quoted, as R's write.csv writes them
+    (1, 2, 3, ... or the names a subset kept), or counting from 0 or 1, as pandas' index."""
+    if all(len(cell.strip()) >= 2 and cell.strip()[0] == cell.strip()[-1] == '"' for cell in cells):
+        return True
+    plain = [cell.strip() for cell in cells]
+    return plain in ([str(k) for k in range(len(cells))], [str(k) for k in range(1, len(cells) + 1)])
 
 
 def label_index(table: Table, label_column=None) -> int:
