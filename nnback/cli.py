@@ -547,11 +547,9 @@ def _classifier(model_path, info) -> None:
 
 
 def _examples(data_path, label_column, info):
-    """The rows of ``data_path`` read as the model's data was (image shape or tabular)."""
-    shape = info.image_shape
-    examples = read_examples(data_path, label_column=label_column, image_shape=shape if shape else None,
-                             n_features=info.n_features, model_label=info.label_column, pixel_scale=info.pixel_scale,
-                             feature_names=info.feature_names)
+    """The rows of ``data_path`` read as the model's data was (image shape or tabular, pixel scale,
+    feature columns by name)."""
+    examples = read_examples(data_path, label_column=label_column, model=info.reading)
     if examples.features.shape[1] != info.n_features:
         raise DataError(f"{examples.source}: has {examples.features.shape[1]} features per sample, the model takes "
                         f"{info.n_features}")

@@ -24,7 +24,7 @@ from .config import SCHEDULES, ConfigError, TrainConfig, dropout_rates
 from .data import DataError, Dataset, Split
 from .environment import environment
 from .features import Standardizer
-from .formats import load_dataset
+from .formats import Reading, load_dataset
 from .formats.checks import Part, Parts, channels_last, features_of
 from .losses import get_loss
 from .model import MLP
@@ -85,6 +85,11 @@ class DataInfo:
     def features(self, host):
         """Host features as the model was trained on them (standardised for tabular data)."""
         return host if self.standardizer is None else self.standardizer.apply(host)
+
+    @property
+    def reading(self) -> Reading:
+        """How a new file is read for this model (:func:`nnback.formats.read_examples`)."""
+        return Reading(self.n_features, self.image_shape, self.label_column, self.feature_names, self.pixel_scale)
 
     def inputs(self, samples):
         """Host samples as a data file holds them — rows of raw features, or images (n, h, w[, c]),

@@ -131,3 +131,31 @@ def test_a_test_sibling_with_its_columns_in_another_order_is_read_by_name(tmp_pa
     data = load_dataset(tmp_path / "d_train.csv", val_size=0)
     np.testing.assert_array_equal(data.test.features[:, 0], np.arange(6, dtype=np.float32))
     assert data.feature_names == ("a", "b")
+
+
+def test_a_new_file_is_matched_to_the_model_s_columns_forgivingly_but_never_wrongly(tmp_path):
+    """Kaggle's test.csv with an id column was scored against its ids ("true class 0, WRONG");
+    a header in other case was refused; a repeated name switched matching off; choosing one of
+    the model's features as the label column said only "has no column 'c'"."""
+    rng = np.random.default_rng(0)
+    kinds = np.arange(60) % 3
+    x = rng.normal(kinds[:, None], 0.3, (60, 3))
+    rows = lambda header, cells: (header + "\n" + "".join(cells(r, k) + "\n" for r, k in zip(x, kinds)))  # noqa: E731
+    (tmp_path / "data.csv").write_text(rows("a,b,c,label", lambda r, k: f"{r[0]},{r[1]},{r[2]},{k}"))
+    (tmp_path / "ids.csv").write_text(rows("id,a,b,c", lambda r, k: f"{100 + k},{r[0]},{r[1]},{r[2]}"))
+    (tmp_path / "upper.csv").write_text(rows("C,A,B,Label", lambda r, k: f"{r[2]},{r[0]},{r[1]},{k}"))
+    (tmp_path / "twice.csv").write_text(rows("c,a,a,label", lambda r, k: f"{r[2]},{r[0]},{r[0]},{k}"))
+    model = tmp_path / "m.npz"
+    assert CliRunner().invoke(main, ["train", "--data", str(tmp_path / "data.csv"), *TINY, "--save", str(model)]).exit_code == 0
+    run = lambda *args: CliRunner().invoke(main, [args[0], str(model), "--data", *map(str, args[1:])])  # noqa: E731
+    same, upper = run("evaluate", tmp_path / "data.csv"), run("evaluate", tmp_path / "upper.csv")
+    assert same.exit_code == upper.exit_code == 0
+    assert same.output.splitlines()[1:-1] == upper.output.splitlines()[1:-1]  # the same table; the last line names the file
+    by_id, on_data = run("predict", tmp_path / "ids.csv", "--index", "3"), run("predict", tmp_path / "data.csv", "--index", "3")
+    assert by_id.exit_code == 0 and "true class" not in by_id.output
+    assert by_id.output.splitlines()[0] == on_data.output.splitlines()[0].split("   (")[0]
+    assert "has no labels" in run("evaluate", tmp_path / "ids.csv").output
+    twice = run("evaluate", tmp_path / "twice.csv")
+    assert twice.exit_code == 2 and "has no column 'b'" in twice.output
+    chosen = run("evaluate", tmp_path / "data.csv", "--label-column", "c")
+    assert chosen.exit_code == 2 and "label column 'c' is one of the model's feature columns (a, b, c)" in chosen.output

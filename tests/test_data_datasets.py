@@ -11,7 +11,7 @@ from sklearn.datasets import load_digits, load_iris, load_wine
 
 from mnist_files import make_sample, write_idx_dir
 from nnback.data import DataError, Split, hold_out_validation
-from nnback.formats import load_dataset, read_examples
+from nnback.formats import Reading, load_dataset, read_examples
 
 TYPE_CODES = {np.uint8: 0x08, np.int8: 0x09, np.int16: 0x0B, np.int32: 0x0C, np.float32: 0x0D, np.float64: 0x0E,
               np.uint16: 0x0B}
@@ -401,13 +401,13 @@ def test_an_unlabelled_test_sibling_is_left_out_and_a_test_set_held_out(tmp_path
 
 def test_rows_without_labels_are_read_for_a_model_of_that_many_features(tmp_path):
     x, _ = kaggle_pair(tmp_path)
-    examples = read_examples(tmp_path / "test.csv", image_shape=None, n_features=6)
+    examples = read_examples(tmp_path / "test.csv", model=Reading(6))
     assert examples.labels is None
     np.testing.assert_array_equal(examples.features, x[:10].astype(np.float32))
     # The pair's rows to evaluate or predict are its test part, here rows without labels: never the
     # training rows of train.csv, which the model has learned.
     for given in (tmp_path / "train.csv", tmp_path):
-        pair = read_examples(given, image_shape=None, n_features=6)
+        pair = read_examples(given, model=Reading(6))
         assert pair.labels is None
         np.testing.assert_array_equal(pair.features, x[:10].astype(np.float32))
 
@@ -445,7 +445,7 @@ def test_a_test_sibling_takes_its_labels_from_the_training_files_label_column(tm
 def test_what_is_not_taken_for_rows_without_labels(tmp_path, header, n_features):
     lines = ([header] if header else []) + [f"{k},{k + 1},{k + 2},{k % 2}" for k in range(10)]
     (tmp_path / "rows.csv").write_text("\n".join(lines) + "\n")
-    examples = read_examples(tmp_path / "rows.csv", image_shape=None, n_features=n_features)
+    examples = read_examples(tmp_path / "rows.csv", model=Reading(n_features))
     assert examples.labels is not None and examples.features.shape == (10, 3)
 
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 import nnback
 from nnback.cli import main
 from nnback.data import DataError
-from nnback.formats import load_dataset, read_examples
+from nnback.formats import Reading, load_dataset, read_examples
 
 TINY = ["--hidden", "8", "--epochs", "1", "--batch-size", "8", "--val-size", "6", "--quiet"]
 
@@ -53,7 +53,7 @@ def test_a_file_beyond_the_models_range_is_refused(tmp_path):
     path = tmp_path / "wide.npz"
     np.savez(path, x=wide, y=labels)
     with pytest.raises(DataError, match="beyond the pixel range 0-16 of the model's training images"):
-        read_examples(path, image_shape=(6, 6), pixel_scale=16)
+        read_examples(path, model=Reading(36, (6, 6), pixel_scale=16))
     assert read_examples(path, image_shape=(6, 6)).features.max() == 1.0  # a model that did not record it
 
 
@@ -70,7 +70,7 @@ def test_the_scale_is_stored_and_used_by_evaluate_and_predict(tmp_path):
     assert result.exit_code == 0, result.output
     _, info, _ = nnback.load_model(model_path)
     assert info.pixel_scale == 255
-    read = read_examples(dark, image_shape=info.image_shape, pixel_scale=info.pixel_scale)
+    read = read_examples(dark, model=info.reading)
     np.testing.assert_array_equal(read.features, x[y == 0].reshape(-1, 36).astype(np.float32) / np.float32(255))
     first = CliRunner().invoke(main, ["predict", str(model_path), "--data", str(whole), "--index", "0"])
     alone = CliRunner().invoke(main, ["predict", str(model_path), "--data", str(dark), "--index", "0"])
@@ -142,7 +142,7 @@ def test_bool_images_for_an_8_bit_model_are_full_intensity(tmp_path):
     """A bool test file for a 0-255 model was divided by 255: True became 0.004."""
     x, y = images(12, 255)
     np.savez(tmp_path / "b.npz", x=x > 100, y=y)
-    read = read_examples(tmp_path / "b.npz", image_shape=(6, 6), pixel_scale=255)
+    read = read_examples(tmp_path / "b.npz", model=Reading(36, (6, 6), pixel_scale=255))
     np.testing.assert_array_equal(read.features, (x > 100).reshape(12, -1).astype(np.float32))
 
 

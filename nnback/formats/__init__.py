@@ -52,6 +52,19 @@ class Examples:
     source: str
 
 
+@dataclass(frozen=True)
+class Reading:
+    """How a trained model's data was read, so that a new file is read the same way: its input
+    count and image shape (None: tabular), a CSV header's label column and feature columns (matched
+    by name), and what integer pixels were divided by (None: each file's own range)."""
+
+    n_features: int
+    image_shape: tuple | None = None
+    label_name: str | None = None
+    feature_names: tuple[str, ...] | None = None
+    pixel_scale: int | None = None
+
+
 DEFAULT_TEST_FRACTION = 0.2
 
 
@@ -114,40 +127,43 @@ def load_dataset(path=None, val_size: int | None = None, shuffle_rng=None, *, la
                    label_column=parts.label_column, pixel_scale=scale, feature_names=parts.train.names)
 
 
-def read_examples(path=None, *, label_column=None, image_shape="auto", n_features: int | None = None,
-                  model_label: str | None = None, pixel_scale: int | None = None,
-                  feature_names: tuple[str, ...] | None = None) -> Examples:
+def read_examples(path=None, *, label_column=None, image_shape="auto", model: Reading | None = None) -> Examples:
     """Rows to evaluate or predict on: every row of a single file in file order, or the test part
     of a pair, a directory, an npz with a test part, or the bundled MNIST (path None).
 
-    For a model trained on a CSV, ``model_label`` is its label column's name: a header that has it
-    has the labels there (unless ``label_column`` says otherwise). ``n_features``, the model's input
-    count: a CSV of exactly that many columns under a header that names no label (``model_label``,
-    else any of label, class, target, y) is read as rows without labels (Kaggle's test.csv).
-    ``pixel_scale``: what the model's integer training pixels were divided by (None: this file's own
-    range). ``feature_names``: the model's feature columns, which a CSV header is matched to by name."""
+    ``model``: how the model's own data was read (its image shape then replaces ``image_shape``).
+    A CSV header that has the model's label column has the labels there (unless ``label_column``
+    says otherwise); a CSV of the model's input count under a header that names no label (the
+    model's, else any of label, class, target, y), or of the model's feature columns and others but
+    not its label column (an id), is read as rows without labels (Kaggle's test.csv), the others
+    left out. Feature columns are matched by name, integer pixels divided as the model's were."""
     if path is None:
         test = load_mnist(None, 0).test
         return Examples(test.features, np.array([str(k) for k in test.labels]), (28, 28), "bundled MNIST (test)")
     path = Path(path)
-    parts, _ = read_parts(path, label_column, n_features=n_features, model_label=model_label)
+    if model is not None and model.feature_names and isinstance(label_column, str) and label_column in model.feature_names:
+        raise DataError(f"{path}: label column {printable(repr(label_column), 40)} is one of the model's feature "
+                        f"columns ({printable(', '.join(model.feature_names), 200)})")
+    parts, _ = read_parts(path, label_column, model=model)
+    if model is not None:
+        image_shape = model.image_shape
     requested = image_shape if image_shape != "auto" else parts.image_shape
     if parts.test is not None:  # the part read is the test part: its layout decides
         parts = dataclasses.replace(parts, train=parts.test, test=None, val=None)
     parts, _ = channels_last(parts, requested)
-    part = in_columns_of(parts.train, feature_names)
+    names = None if model is None else model.feature_names
+    part = in_columns_of(parts.train, names, extra="drop" if parts.train.y is None else "refuse")
     shape = choose_shape(part, requested)
-    features = _features(part, shape, part, pixel_scale)
+    features = _features(part, shape, part, None if model is None else model.pixel_scale)
     labels = None if part.y is None else np.array([str(key) for key in label_keys(part).tolist()])
     return Examples(features, labels, shape, str(path))
 
 
-def read_parts(path: Path, label_column=None, *, n_features: int | None = None,
-               model_label: str | None = None) -> tuple[Parts, list[str]]:
+def read_parts(path: Path, label_column=None, *, model: Reading | None = None) -> tuple[Parts, list[str]]:
     """The parts a file or directory holds, checked, before any hold-out; and notes on reading them.
-    ``n_features``, ``model_label``: see :func:`read_examples`."""
+    ``model``: see :func:`read_examples`."""
     if path.is_dir():
-        return _read_directory(path, label_column, n_features, model_label)
+        return _read_directory(path, label_column, model)
     if not path.exists():
         raise DataError(f"{path}: no such file or directory")
     kind = sniff(path)
@@ -160,17 +176,16 @@ def read_parts(path: Path, label_column=None, *, n_features: int | None = None,
         return read_npz(path), []
     if kind == PICKLE:
         return read_pickle(path), []
-    return _read_csvs(path, label_column, n_features, model_label)
+    return _read_csvs(path, label_column, model)
 
 
-def _read_csvs(path: Path, label_column, n_features: int | None = None,
-               model_label: str | None = None) -> tuple[Parts, list[str]]:
+def _read_csvs(path: Path, label_column, model: Reading | None = None) -> tuple[Parts, list[str]]:
     sibling = _test_sibling(path)
     table = read_table(path, "training" if sibling else "all rows")
+    model_label = None if model is None else model.label_name
     if label_column is None and model_label is not None and table.has_column(model_label):
         label_column = model_label  # where the model's labels were, by name
-    unnamed = [model_label] if model_label is not None else LABEL_NAMES
-    if n_features is not None and label_column is None and sibling is None and table.unlabelled(n_features, unnamed):
+    if model is not None and label_column is None and sibling is None and _rows_to_predict(table, model):
         part, how = table_part(table, unlabelled=True)
         return Parts(train=part), [f"labels: {how}"]
     train, how = table_part(table, label_column)
@@ -182,7 +197,7 @@ def _read_csvs(path: Path, label_column, n_features: int | None = None,
     test_table = read_table(sibling, "test")
     if test_table.width == table.width - 1 and test_table.unlabelled(test_table.width, [named] if named else LABEL_NAMES):
         # Kaggle's layout: train.csv with its labels, test.csv without (the rows to submit).
-        if n_features is not None:  # reading rows to predict on: these are they
+        if model is not None:  # reading rows to predict on: these are they
             test, _ = table_part(test_table, unlabelled=True)
             return Parts(train=train, test=test, label_column=named), notes + [f"test: {sibling.name}, rows without labels"]
         notes.append(f"test: {sibling.name} is not used: its {test_table.width} columns have no label column "
@@ -198,6 +213,17 @@ def _read_csvs(path: Path, label_column, n_features: int | None = None,
                         f"({path.name}) have {train.x.shape[1]}")
     notes.append(f"test: {sibling.name}, the test sibling of {path.name}")
     return Parts(train=train, test=test, label_column=named), notes
+
+
+def _rows_to_predict(table, model: Reading) -> bool:
+    """Whether a CSV holds rows without labels for ``model``: its input count of columns under a
+    header that names no label column, or, under a header without the model's label column, the
+    model's feature columns and others (an id) besides."""
+    unnamed = [model.label_name] if model.label_name is not None else list(LABEL_NAMES)
+    if table.unlabelled(model.n_features, unnamed):
+        return True
+    return (table.names is not None and model.feature_names is not None and model.label_name is not None
+            and not table.has_column(model.label_name) and set(model.feature_names) < set(table.names))
 
 
 def _test_sibling(train: Path) -> Path | None:
@@ -238,8 +264,7 @@ def _read_idx(files: IdxSet) -> Parts:
     return Parts(train=parts["train"], test=parts["test"])
 
 
-def _read_directory(directory: Path, label_column, n_features: int | None = None,
-                    model_label: str | None = None) -> tuple[Parts, list[str]]:
+def _read_directory(directory: Path, label_column, model: Reading | None = None) -> tuple[Parts, list[str]]:
     if idx_sets(directory):
         if label_column is not None:
             raise DataError(f"{directory}: label_column {label_column!r} applies to CSV files; IDX data carries "
@@ -251,11 +276,11 @@ def _read_directory(directory: Path, label_column, n_features: int | None = None
     csvs = [p for p in files if kinds[p] == CSV and re.search(r"\.csv(\.gz)?$", p.name, re.IGNORECASE)]
     trains = [p for p in files if kinds[p] == CSV and "train" in p.name.lower()]
     if len(single) == 1 and not trains and not csvs:
-        return read_parts(single[0], label_column, n_features=n_features, model_label=model_label)
+        return read_parts(single[0], label_column, model=model)
     if len(trains) == 1 and not single:
-        return read_parts(trains[0], label_column, n_features=n_features, model_label=model_label)
+        return read_parts(trains[0], label_column, model=model)
     if len(csvs) == 1 and not single and not trains:
-        return read_parts(csvs[0], label_column, n_features=n_features, model_label=model_label)
+        return read_parts(csvs[0], label_column, model=model)
     found = ", ".join(f"{p.name} ({kinds[p]})" for p in files if kinds[p]) or "no data files"
     raise DataError(f"{directory}: cannot tell which files to read (found {found}); give a directory "
                     "of one IDX set, of one *train*.csv and its *test*.csv, of one .csv file, or of one "

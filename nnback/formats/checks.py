@@ -49,24 +49,31 @@ class Parts:
     label_column: str | None = None  # a CSV header's name of the training labels' column
 
 
-def in_columns_of(part: Part, names) -> Part:
-    """``part`` with its feature columns in the order of ``names``, matched by header name, so a
-    file whose columns come in another order is read by name, not by place; a file that lacks one
-    of them is refused. Unchanged where either side has no names (a file without a header, a model
-    from before names were kept) or names repeat (they cannot say which column is which)."""
-    if names is None or part.names is None or tuple(part.names) == tuple(names):
+def in_columns_of(part: Part, names, extra: str = "refuse") -> Part:
+    """``part`` with its feature columns in the order of ``names``, matched by header name (in any
+    case where the exact names differ), so a file whose columns come in another order is read by
+    name, not by place; a file that lacks one of them or names one twice is refused, and one with
+    columns besides them too (``extra="drop"``: left out, for rows read without labels). Unchanged
+    where either side has no names (a file without a header, a model from before names were kept)
+    or the model's names repeat."""
+    if names is None or part.names is None or tuple(part.names) == tuple(names) or len(set(names)) != len(names):
         return part
-    if len(set(names)) != len(names) or len(set(part.names)) != len(part.names):
-        return part
-    missing = [name for name in names if name not in part.names]
-    extra = [name for name in part.names if name not in names]
-    if missing or extra:
+    have = list(part.names)
+    if not set(names) <= set(have):  # names that differ only in case match, as label columns do
+        by_fold = {name.casefold(): name for name in names}
+        if len(by_fold) == len(names):
+            have = [by_fold.get(name.casefold(), name) for name in have]
+    missing = [name for name in names if name not in have]
+    twice = [name for name in names if have.count(name) > 1]
+    others = [name for name in have if name not in names]
+    if missing or twice or (others and extra != "drop"):
         what = (f"has no column {printable(repr(missing[0]), 40)}" if missing else
-                f"has a column {printable(repr(extra[0]), 40)}")
+                f"names the column {printable(repr(twice[0]), 40)} {have.count(twice[0])} times" if twice else
+                f"has a column {printable(repr(others[0]), 40)}")
         raise DataError(f"{part.where}: {what}, but the model was trained on the columns "
                         f"{printable(', '.join(names), 200)}; name the columns as those (or drop the header "
                         "to match them by position)")
-    order = [part.names.index(name) for name in names]
+    order = [have.index(name) for name in names]
     return dataclasses.replace(part, x=part.x[:, order], names=tuple(names),
                                locate=lambda row, column: part.at(row, order[column] if column >= 0 else column))
 
