@@ -433,18 +433,19 @@ class _MLPBase(BaseEstimator):
         state.pop("_best_parameters", None)
         return state
 
-    def save(self, path, image_shape=None) -> None:
+    def save(self, path, image_shape=None, pixel_scale: int | None = 255) -> None:
         """Save the fitted network as an nnback checkpoint: ``nnback.load_model`` reads it back, and
         for a classifier ``nnback evaluate``, ``predict`` and ``export`` too. Give ``image_shape``
         (e.g. (28, 28)) if X held images scaled to [0, 1], so the CLI reads image files the same
-        way; otherwise data is read as tabular features."""
+        way, with ``pixel_scale`` what a file's integer pixels are divided by to get there (255 for
+        8-bit images; None: each file's own range); otherwise data is read as tabular features."""
         check_is_fitted(self)
         check_outputs({"save": path})  # a missing folder or a directory, named before anything is written
         trainer = self._placed_trainer(self._backend())
         info = trainer.info
         if image_shape is not None:
             shape = tuple(image_shape) if isinstance(image_shape, (tuple, list)) else image_shape
-            trainer.info = dataclasses.replace(info, image_shape=shape)  # checked by trainer.save
+            trainer.info = dataclasses.replace(info, image_shape=shape, pixel_scale=pixel_scale)  # checked by trainer.save
         try:
             trainer.save(path)
         finally:

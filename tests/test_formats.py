@@ -501,7 +501,7 @@ def test_whole_number_labels_beyond_float64s_precision_stay_distinct(tmp_path):
 
 @pytest.mark.parametrize("labels, message", [
     (np.array([1, 2, 2**63 + 5, 1, 2, 1], dtype=np.uint64), "label 9223372036854775813 is beyond 2\\*\\*63 - 1"),
-    (np.array([1.0, 2.0, 1e30, 1.0, 2.0, 1.0]), "label 1e\\+30 is beyond 2\\*\\*53"),
+    (np.array([1.0, 2.0, 1e30, 1.0, 2.0, 1.0]), "label 1e\\+30 is too large to be told from its neighbours"),
 ])
 def test_labels_too_large_to_be_classes_are_refused_saying_why(tmp_path, labels, message):
     """A uint64 label above int64 became a negative class, and 1e+30 was called "not a whole number"."""
@@ -573,3 +573,14 @@ def test_row_names_of_a_subset_or_a_pandas_index_are_left_out(tmp_path, names):
         handle.writelines(f"{name},{k % 3},{2 * (k % 3)},k{k % 3}\n" for k, name in enumerate(names))
     data = load_dataset(path, val_size=0)
     assert data.n_features == 2 and data.feature_names == ("a", "b")
+
+
+def test_whole_number_labels_written_both_ways_are_each_read_exactly(tmp_path):
+    """'9007199254740993' beside '3.0' went through float64 and became 2**53."""
+    path = tmp_path / "mixed.csv"
+    path.write_text("".join(f"{k},{2 * k},{'3.0' if k % 2 else 2**53 + 1}\n" for k in range(30)))
+    assert load_dataset(path, val_size=0, label_column=-1).classes == ("3", str(2**53 + 1))
+    huge = tmp_path / "huge.csv"
+    huge.write_text("".join(f"{k},{2 * k},{'99999999999999999999' if k == 3 else k % 2}\n" for k in range(30)))
+    with pytest.raises(DataError, match="too large to be told from its neighbours"):
+        load_dataset(huge, val_size=0, label_column=-1)

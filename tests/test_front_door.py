@@ -327,3 +327,25 @@ def test_the_result_predicts_channels_first_arrays_single_samples_and_refuses_ra
         result.predict([[1, 2], [3]])
     with pytest.raises(nnback.data.DataError, match="the model takes samples of 108 values"):
         result.predict(np.zeros(5))
+
+
+def test_an_estimator_saved_for_images_reads_every_file_with_one_divisor(tmp_path):
+    """With image_shape alone, the CLI divided each file by its own range: the same image's
+    prediction changed with the other rows in the file."""
+    pytest.importorskip("sklearn")
+    from nnback.sklearn import MLPClassifier
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (40, 6, 6)).astype(np.uint8)
+    y = np.arange(40) % 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        MLPClassifier(hidden_layer_sizes=(8,), max_iter=5).fit(x.reshape(40, -1) / 255.0, y).save(
+            tmp_path / "m.npz", image_shape=(6, 6))
+    assert nnback.load_model(tmp_path / "m.npz")[1].pixel_scale == 255
+    dark = np.minimum(x[:4], 16)
+    np.savez(tmp_path / "dark.npz", x=dark, y=y[:4])
+    np.savez(tmp_path / "mixed.npz", x=np.concatenate([dark, x[4:8]]), y=y[:8])
+    alone = CliRunner().invoke(main, ["predict", str(tmp_path / "m.npz"), "--data", str(tmp_path / "dark.npz"), "--index", "0"])
+    mixed = CliRunner().invoke(main, ["predict", str(tmp_path / "m.npz"), "--data", str(tmp_path / "mixed.npz"), "--index", "0"])
+    assert alone.exit_code == mixed.exit_code == 0 and alone.output == mixed.output

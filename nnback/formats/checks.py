@@ -97,7 +97,8 @@ def channels_last(parts: Parts, requested) -> tuple[Parts, str | None]:
             return part
         return dataclasses.replace(part, x=np.moveaxis(part.x, 1, -1))
 
-    note = (f"images: {x.shape[1]} channels first in the file ({'x'.join(map(str, x.shape[1:]))}), "
+    note = (f"images: {x.shape[1]} channel{'s' if x.shape[1] > 1 else ''} first in the file "
+            f"({'x'.join(map(str, x.shape[1:]))}), "
             f"read as {'x'.join(map(str, moved))}")
     return dataclasses.replace(parts, train=move(parts.train), test=move(parts.test), val=move(parts.val)), note
 
@@ -234,10 +235,11 @@ def label_keys(part: Part) -> np.ndarray:
         if bad.size:
             raise DataError(f"{where}: {part.at(int(bad[0]), -1)}: label {y[bad[0]]:g} is not a whole number; "
                             "class labels are whole numbers or names")
-        big = np.flatnonzero(np.abs(y) > 2**53)
+        big = np.flatnonzero(np.abs(y) >= 2**53)
         if big.size:
-            raise DataError(f"{where}: {part.at(int(big[0]), -1)}: label {y[big[0]]:g} is beyond 2**53, where "
-                            "floating-point numbers skip whole numbers; write it as an integer or a name")
+            raise DataError(f"{where}: {part.at(int(big[0]), -1)}: label {y[big[0]]:g} is too large to be told from its "
+                            "neighbours (2**53 and beyond, as a floating-point number); give the classes smaller "
+                            "numbers or names")
         return y.astype(np.int64)
     raise DataError(f"{where}: labels have dtype {printable(str(y.dtype))}; expected integers or class names")
 

@@ -281,12 +281,27 @@ def _labels(cells: list[str]) -> np.ndarray:
     else float64 where every cell is a number (checked later: 7.0 is a class, 7.5 is not), else
     the names."""
     names = np.array([_unquote(cell) for cell in cells], dtype=str)
-    for dtype in (np.int64, np.float64):
-        try:
-            return names.astype(dtype)
-        except (ValueError, OverflowError):
-            continue
-    return names
+    try:
+        return names.astype(np.int64)
+    except (ValueError, OverflowError):
+        pass
+    try:
+        numbers = names.astype(np.float64)
+    except (ValueError, OverflowError):
+        return names
+    if np.all(numbers == np.round(numbers)) and np.all(np.abs(numbers) < 2**63):
+        # Whole numbers, some written as 3.0: each read exactly (2**53 + 1 beside 3.0 stays itself).
+        return np.array([int(name) if _is_integer(name) else int(value) for name, value in zip(names, numbers)],
+                        dtype=np.int64)
+    return numbers
+
+
+def _is_integer(text: str) -> bool:
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _parse(lines: list[str], numbers, label: int, width: int, where: str, delimiter: str) -> np.ndarray:
