@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -25,19 +24,11 @@ import numpy as np  # noqa: E402
 
 import nnback.optimizers as optimizers  # noqa: E402
 from bench_cpu import CONFIGS  # noqa: E402
+from profile_cpu import median_ms  # noqa: E402
 from nnback.backend import get_backend  # noqa: E402
 from nnback.losses import get_loss  # noqa: E402
 from nnback.model import MLP  # noqa: E402
 from nnback.products import current  # noqa: E402
-
-
-def median_ms(work, repeats: int = 100) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-    return 1e3 * statistics.median(times)
 
 
 def mixed_layouts(name: str) -> dict:
@@ -50,7 +41,7 @@ def mixed_layouts(name: str) -> dict:
     for layout, gs in (("C", grads), ("F", [np.asfortranarray(g) for g in grads])):
         optimizer, ps = optimizers.make_optimizer(spec.optimizer, 0.01, 0.9), [p.copy() for p in params]
         optimizer.begin_step(ps)
-        result[layout] = median_ms(lambda: (optimizer.begin_step(ps), optimizer.update(ps, gs)))
+        result[layout] = median_ms(lambda: (optimizer.begin_step(ps), optimizer.update(ps, gs)), 100)
     return result
 
 
