@@ -64,6 +64,7 @@ class Dataset:
     image_shape: tuple[int, ...] | None = (28, 28)
     notes: tuple[str, ...] = ()
     label_column: str | None = None  # a CSV header's name of the label column (None: not from one)
+    label_position: int | None = None  # that column's 0-based place in the CSV (None: not a CSV)
     pixel_scale: int | None = 255  # what integer pixels were divided by (None: tabular features)
     feature_names: tuple[str, ...] | None = None  # the feature columns' names (a CSV header's), in order
 

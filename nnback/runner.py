@@ -67,6 +67,7 @@ class DataInfo:
     source: str | None = None
     targets: int = 0  # regression: the number of real outputs (then ``classes`` is empty)
     label_column: str | None = None  # the training CSV header's name of the label column
+    label_position: int | None = None  # the label column's 0-based place in the training CSV
     pixel_scale: int | None = None  # integer pixels ÷ this (None: tabular, or not recorded: each file's own range)
     feature_names: tuple[str, ...] | None = None  # a CSV header's feature columns, matched by name in new files
 
@@ -80,6 +81,7 @@ class DataInfo:
         shape = data.image_shape
         return cls(data.n_features, tuple(data.classes), tuple(shape) if shape else None, standardizer,
                    len(data.train), data.fingerprint(), data.source, label_column=data.label_column,
+                   label_position=data.label_position,
                    pixel_scale=data.pixel_scale if shape else None, feature_names=data.feature_names)
 
     def features(self, host):
@@ -89,7 +91,8 @@ class DataInfo:
     @property
     def reading(self) -> Reading:
         """How a new file is read for this model (:func:`nnback.formats.read_examples`)."""
-        return Reading(self.n_features, self.image_shape, self.label_column, self.feature_names, self.pixel_scale)
+        return Reading(self.n_features, self.image_shape, self.label_column, self.feature_names, self.pixel_scale,
+                       self.label_position)
 
     def inputs(self, samples):
         """Host samples as a data file holds them — rows of raw features, or images (n, h, w[, c]),
@@ -118,6 +121,7 @@ class DataInfo:
                 "train_size": self.n_train, "fingerprint": self.fingerprint, "source": self.source,
                 **({"targets": self.targets} if self.targets else {}),
                 **({"label_column": self.label_column} if self.label_column is not None else {}),
+                **({"label_position": self.label_position} if self.label_position is not None else {}),
                 **({"pixel_scale": self.pixel_scale} if self.pixel_scale is not None else {}),
                 **({"feature_names": list(self.feature_names)} if self.feature_names is not None else {})}
 
@@ -150,6 +154,10 @@ class DataInfo:
         if pixel_scale is not None and not (isinstance(pixel_scale, int) and not isinstance(pixel_scale, bool)
                                             and pixel_scale >= 1 and shape is not None):
             raise ValueError(f"pixel_scale {pixel_scale!r} is not a positive whole number for an image model")
+        position = values.get("label_position")
+        if position is not None and not (isinstance(position, int) and not isinstance(position, bool)
+                                         and 0 <= position <= sizes[0]):
+            raise ValueError(f"label_position {position!r} is not a column of {sizes[0] + 1}")
         names = values.get("feature_names")
         if names is not None and not (isinstance(names, list) and len(names) == sizes[0]
                                       and all(isinstance(name, str) for name in names)):
@@ -160,8 +168,9 @@ class DataInfo:
             if not (value is None or isinstance(value, str)):
                 raise ValueError(f"{name} {value!r} is not a string")
         return cls(sizes[0], tuple(classes), tuple(shape) if shape else None, standardizer, n_train, fingerprint,
-                   source if source is not None else values.get("path"), targets, label_column, pixel_scale,
-                   tuple(names) if names is not None else None)
+                   source if source is not None else values.get("path"), targets, label_column=label_column,
+                   label_position=position, pixel_scale=pixel_scale,
+                   feature_names=tuple(names) if names is not None else None)
 
 
 @dataclass

@@ -159,3 +159,23 @@ def test_a_new_file_is_matched_to_the_model_s_columns_forgivingly_but_never_wron
     assert twice.exit_code == 2 and "has no column 'b'" in twice.output
     chosen = run("evaluate", tmp_path / "data.csv", "--label-column", "c")
     assert chosen.exit_code == 2 and "label column 'c' is one of the model's feature columns (a, b, c)" in chosen.output
+
+
+@pytest.mark.parametrize("training_header", ["a,b,c,label\n", ""])
+def test_a_file_without_a_header_has_its_labels_where_the_model_s_were(tmp_path, training_header):
+    """A model trained with its labels in the last column read a headerless file's first column as
+    labels (a feature), unless --label-column was given again."""
+    rng = np.random.default_rng(0)
+    kinds = np.arange(60) % 3
+    x = rng.normal(kinds[:, None], 0.3, (60, 3))
+    body = "".join(f"{r[0]},{r[1]},{r[2]},{k}\n" for r, k in zip(x, kinds))
+    (tmp_path / "data.csv").write_text(training_header + body)
+    (tmp_path / "plain.csv").write_text(body)
+    model = tmp_path / "m.npz"
+    options = [] if training_header else ["--label-column", "-1"]
+    trained = CliRunner().invoke(main, ["train", "--data", str(tmp_path / "data.csv"), *options, *TINY, "--save", str(model)])
+    assert trained.exit_code == 0, trained.output
+    plain = CliRunner().invoke(main, ["evaluate", str(model), "--data", str(tmp_path / "plain.csv")])
+    told = CliRunner().invoke(main, ["evaluate", str(model), "--data", str(tmp_path / "plain.csv"), "--label-column", "3"])
+    assert plain.exit_code == told.exit_code == 0, plain.output + told.output
+    assert plain.output == told.output

@@ -55,14 +55,16 @@ class Examples:
 @dataclass(frozen=True)
 class Reading:
     """How a trained model's data was read, so that a new file is read the same way: its input
-    count and image shape (None: tabular), a CSV header's label column and feature columns (matched
-    by name), and what integer pixels were divided by (None: each file's own range)."""
+    count and image shape (None: tabular), a CSV's label column (by header name, else by place) and
+    feature columns (matched by name), and what integer pixels were divided by (None: each file's
+    own range)."""
 
     n_features: int
     image_shape: tuple | None = None
     label_name: str | None = None
     feature_names: tuple[str, ...] | None = None
     pixel_scale: int | None = None
+    label_position: int | None = None  # the label column's place in a CSV, for files without a header
 
 
 DEFAULT_TEST_FRACTION = 0.2
@@ -124,7 +126,8 @@ def load_dataset(path=None, val_size: int | None = None, shuffle_rng=None, *, la
         _refuse_emptied(train, val, names, f"{path}: val_size {len(val)}", "validation")
     _refuse_emptied(train, test, names, f"{path}: the test hold-out", "test")
     return Dataset(train, val, test, source=str(path), classes=names, image_shape=shape, notes=tuple(notes),
-                   label_column=parts.label_column, pixel_scale=scale, feature_names=parts.train.names)
+                   label_column=parts.label_column, label_position=parts.label_position, pixel_scale=scale,
+                   feature_names=parts.train.names)
 
 
 def read_examples(path=None, *, label_column=None, image_shape="auto", model: Reading | None = None) -> Examples:
@@ -185,6 +188,9 @@ def _read_csvs(path: Path, label_column, model: Reading | None = None) -> tuple[
     model_label = None if model is None else model.label_name
     if label_column is None and model_label is not None and table.has_column(model_label):
         label_column = model_label  # where the model's labels were, by name
+    elif (label_column is None and model is not None and model.label_position is not None and table.names is None
+          and table.width == model.n_features + 1):
+        label_column = model.label_position  # no header to name it: where the model's labels were, by place
     if model is not None and label_column is None and sibling is None and _rows_to_predict(table, model):
         part, how = table_part(table, unlabelled=True)
         return Parts(train=part), [f"labels: {how}"]
@@ -193,16 +199,16 @@ def _read_csvs(path: Path, label_column, model: Reading | None = None) -> tuple[
     label = label_index(table, label_column)
     named = table.names[label] if table.names else None
     if sibling is None:
-        return Parts(train=train, label_column=named), notes
+        return Parts(train=train, label_column=named, label_position=label), notes
     test_table = read_table(sibling, "test")
     if test_table.width == table.width - 1 and test_table.unlabelled(test_table.width, [named] if named else LABEL_NAMES):
         # Kaggle's layout: train.csv with its labels, test.csv without (the rows to submit).
         if model is not None:  # reading rows to predict on: these are they
             test, _ = table_part(test_table, unlabelled=True)
-            return Parts(train=train, test=test, label_column=named), notes + [f"test: {sibling.name}, rows without labels"]
+            return Parts(train=train, test=test, label_column=named, label_position=label), notes + [f"test: {sibling.name}, rows without labels"]
         notes.append(f"test: {sibling.name} is not used: its {test_table.width} columns have no label column "
                      f"({path.name} has {table.width}); a test set is held out of {path.name} instead")
-        return Parts(train=train, label_column=named), notes
+        return Parts(train=train, label_column=named, label_position=label), notes
     # The sibling's labels are in the training file's label column: by name under a header, else by place.
     if label_column is None:
         label_column = named if named is not None and test_table.names is not None else label
@@ -212,7 +218,7 @@ def _read_csvs(path: Path, label_column, model: Reading | None = None) -> tuple[
         raise DataError(f"{sibling}: test rows have {test.x.shape[1]} features but training rows "
                         f"({path.name}) have {train.x.shape[1]}")
     notes.append(f"test: {sibling.name}, the test sibling of {path.name}")
-    return Parts(train=train, test=test, label_column=named), notes
+    return Parts(train=train, test=test, label_column=named, label_position=label), notes
 
 
 def _rows_to_predict(table, model: Reading) -> bool:

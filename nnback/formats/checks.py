@@ -47,6 +47,7 @@ class Parts:
     val: Part | None = None
     image_shape: tuple | None | str = "auto"
     label_column: str | None = None  # a CSV header's name of the training labels' column
+    label_position: int | None = None  # that column's 0-based place among a CSV's columns
 
 
 def in_columns_of(part: Part, names, extra: str = "refuse") -> Part:
