@@ -584,3 +584,10 @@ def test_whole_number_labels_written_both_ways_are_each_read_exactly(tmp_path):
     huge.write_text("".join(f"{k},{2 * k},{'99999999999999999999' if k == 3 else k % 2}\n" for k in range(30)))
     with pytest.raises(DataError, match="too large to be told from its neighbours"):
         load_dataset(huge, val_size=0, label_column=-1)
+
+
+def test_errors_in_a_file_with_row_names_count_the_file_s_own_columns(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text('"","a","b","kind"\n' + "".join(f'"{k + 1}",{k},{"x" if k == 4 else k},"k{k % 2}"\n' for k in range(20)))
+    with pytest.raises(DataError, match="line 6, column 3: 'x' is not a number"):
+        load_dataset(path, val_size=0)

@@ -42,6 +42,7 @@ class Table:
     width: int
     delimiter: str
     note: str = ""  # what reading the table decided beyond the labels (R's row names left out)
+    skipped: int = 0  # columns left out before ``lines`` (row names), so errors count the file's own
 
     def unlabelled(self, n_features: int, label_names=LABEL_NAMES) -> bool:
         """Whether these rows are features alone: ``n_features`` columns under a header that names
@@ -88,7 +89,7 @@ def read_table(path: Path, part: str) -> Table:
         raise DataError(f"{error}{hint}") from None
     if names is not None and names[0] == "" and width > 2 and _row_names([row[0] for row in rows]):
         return Table(where, numbers, [line.split(delimiter, 1)[1] for line in lines], [row[1:] for row in rows],
-                     names[1:], width - 1, delimiter, "column 0 (no name) left out as the rows' names")
+                     names[1:], width - 1, delimiter, "column 0 (no name) left out as the rows' names", skipped=1)
     return Table(where, numbers, lines, rows, names, width, delimiter)
 
 
@@ -120,8 +121,8 @@ def table_part(table: Table, label_column=None, unlabelled: bool = False) -> tup
         how += f"; cells separated by {DELIMITERS[delimiter]}"
     if table.note:
         how += f"; {table.note}"
-    locate = _locator(table.numbers, label)
-    features = _parse(table.lines, table.numbers, label, width, where, delimiter)
+    locate = _locator(table.numbers, label, table.skipped)
+    features = _parse(table.lines, table.numbers, label, width, where, delimiter, table.skipped)
     labels = None if unlabelled else _labels([_cell(line, label, delimiter) for line in table.lines])
     names = None if table.names is None else tuple(name for j, name in enumerate(table.names) if j != label)
     return Part(features, labels, where, locate, text=True, names=names), how
@@ -263,10 +264,10 @@ def _named(names, index: int) -> str:
     return f" {printable(repr(names[index]), 40)}" if names else ""
 
 
-def _locator(numbers: np.ndarray, label: int):
+def _locator(numbers: np.ndarray, label: int, skipped: int = 0):
     def locate(row: int, column: int) -> str:
         file_column = label if column < 0 else column + (column >= label)
-        return f"line {int(numbers[row])}, column {file_column + 1}"
+        return f"line {int(numbers[row])}, column {file_column + skipped + 1}"
     return locate
 
 
@@ -304,7 +305,8 @@ def _is_integer(text: str) -> bool:
     return True
 
 
-def _parse(lines: list[str], numbers, label: int, width: int, where: str, delimiter: str) -> np.ndarray:
+def _parse(lines: list[str], numbers, label: int, width: int, where: str, delimiter: str,
+           skipped: int = 0) -> np.ndarray:
     """Whole numbers parse fast as int32; anything else (``7.0``, ``nan``) as float64, exactly
     enough that no fraction or overflow is rounded away before it is checked."""
     columns = [j for j in range(width) if j != label]
@@ -317,7 +319,7 @@ def _parse(lines: list[str], numbers, label: int, width: int, where: str, delimi
         except (ValueError, OverflowError) as error:
             failure = error
     else:
-        _diagnose(lines, numbers, columns, where, delimiter)
+        _diagnose(lines, numbers, columns, where, delimiter, skipped)
         raise DataError(f"{where}: cannot read as CSV ({describe(failure)})") from None
     if table.shape != (len(lines), len(columns)):
         raise DataError(f"{where}: cannot read as CSV (found {table.shape[0]} rows of {table.shape[1]} numbers, "
@@ -325,13 +327,13 @@ def _parse(lines: list[str], numbers, label: int, width: int, where: str, delimi
     bad = ~np.isfinite(table) if table.dtype.kind == "f" else None
     if bad is not None and bad.any():
         row, column = (int(i[0]) for i in np.nonzero(bad))
-        file_column = columns[column]
+        file_column = columns[column] + skipped
         raise DataError(f"{where}: line {int(numbers[row])}, column {file_column + 1}: value {table[row, column]:g} "
                         "is NaN or infinite; every feature must be a number")
     return table
 
 
-def _diagnose(lines: list[str], numbers, columns: list[int], where: str, delimiter: str) -> None:
+def _diagnose(lines: list[str], numbers, columns: list[int], where: str, delimiter: str, skipped: int = 0) -> None:
     """Name the first cell that is not a number."""
     for number, line in zip(numbers, lines):
         cells = line.split(delimiter)
@@ -340,5 +342,5 @@ def _diagnose(lines: list[str], numbers, columns: list[int], where: str, delimit
                 cell = cells[column].strip()
                 hint = (f" (a decimal comma? write {cell.replace(',', '.')})"
                         if delimiter != "," and _is_number(cell.replace(",", ".", 1)) else "")
-                raise DataError(f"{where}: line {int(number)}, column {column + 1}: "
+                raise DataError(f"{where}: line {int(number)}, column {column + skipped + 1}: "
                                 f"{printable(repr(cell), 24)} is not a number{hint}")
