@@ -652,6 +652,9 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
         return proba, on_host
 
 
+FLOAT32_TARGETS = 1e18  # |y| beyond this: its squared error is near float32's 3.4e38
+
+
 class MLPRegressor(RegressorMixin, _MLPBase):
     """A fully connected network regressor: scikit-learn's ``MLPRegressor``, on nnback."""
 
@@ -714,6 +717,11 @@ class MLPRegressor(RegressorMixin, _MLPBase):
             self.n_outputs_ = k
         elif k != self.n_outputs_:
             raise ValueError(f"y has {k} targets, but the network was fitted with {self.n_outputs_}")
+        xp = array_namespace(y)
+        top = float(xp.max(xp.abs(y))) if int(y.shape[0]) else 0.0
+        if backend.dtype_name == "float32" and top > FLOAT32_TARGETS:  # else: "diverged: a smaller learning rate"
+            raise ValueError(f"y reaches {top:.3g}, too large for float32 training (its squared errors overflow); "
+                             "scale y (e.g. y / y.std()) or use dtype='float64'")
         return self._targets(y, backend)
 
     def _targets(self, y, backend):

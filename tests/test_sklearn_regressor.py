@@ -139,3 +139,12 @@ def test_pickle_partial_fit_and_clone(rng):
     for _ in range(2):
         fresh.partial_fit(X, y[:, 0])
     assert fresh.n_iter_ == 2 and fresh.predict(X).shape == (30,)
+
+
+def test_targets_too_large_for_float32_say_so_at_fit():
+    """Targets around 1e20 in float32 ended in "training diverged: try a smaller learning rate"."""
+    from nnback.sklearn import MLPRegressor
+
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    with pytest.raises(ValueError, match="too large for float32 training"):
+        MLPRegressor(max_iter=2).fit(X, X[:, 0] * 1e20)
