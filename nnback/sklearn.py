@@ -17,13 +17,10 @@ NumPy.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import math
-import numbers
 import warnings
 
 import numpy as np
-from array_api_compat import is_cupy_array, is_torch_array
 from array_api_compat import device as device_of
 
 try:
@@ -40,6 +37,8 @@ from .backend import get_backend, host_dtype, seeded_generators, to_numpy
 from .config import ConfigError, TrainConfig
 from .losses import one_hot
 from .optimizers import Adam
+from . import estimator_arrays as inputs
+from . import estimator_params as hyper
 from .outputs import check_outputs
 from .runner import DataInfo, Trainer, optimizer_for
 
@@ -173,14 +172,14 @@ class _MLPBase(BaseEstimator):
             self._first_partial_fit(classes)
         X, y = self._check_training_data(X, y, backend, reset=not continuing)
         if continuing:
-            backend = _where(self._placed_trainer(backend).model.layers[0].w, backend)
+            backend = inputs.where(self._placed_trainer(backend).model.layers[0].w, backend)
         else:
-            backend = _where(X, backend)
+            backend = inputs.where(X, backend)
         targets = self._fit_targets(y, backend, first=not continuing, classes=classes, incremental=incremental)
-        x = _upload(X, backend)
+        x = inputs.upload(X, backend)
         sample_weight = self._weights(sample_weight, X, backend)
         class_weights = self._class_weights(targets, backend)
-        weights = _times(sample_weight, class_weights)
+        weights = inputs.times(sample_weight, class_weights)
         early = self.early_stopping and not incremental
         if not continuing:
             split_rng = self._start(backend, int(X.shape[1]), settings)
@@ -190,7 +189,7 @@ class _MLPBase(BaseEstimator):
             validation = self._validation_set(validation, backend)
         elif early:
             # The held-out part is scored with its sample weights only, as in scikit-learn.
-            (x, targets, weights, _), validation = _split([x, targets, weights, sample_weight],
+            (x, targets, weights, _), validation = inputs.split([x, targets, weights, sample_weight],
                                                           self.validation_fraction, split_rng)
             validation = (validation[0], validation[1], validation[3])
         else:
@@ -279,7 +278,7 @@ class _MLPBase(BaseEstimator):
         self.loss_curve_ = []
         self.t_, self.best_loss_, self.loss_ = 0, np.inf, np.nan
         self.validation_scores_, self.best_validation_score_ = None, None
-        self.n_layers_ = len(_hidden_sizes(self.hidden_layer_sizes)) + 2
+        self.n_layers_ = len(hyper.hidden_sizes(self.hidden_layer_sizes)) + 2
         return seeded_generators(seed)[2]
 
     def _config(self, seed: int, settings: dict) -> TrainConfig:
@@ -288,13 +287,13 @@ class _MLPBase(BaseEstimator):
         activation = "sigmoid" if self.activation == "logistic" else self.activation
         try:
             return TrainConfig(
-                hidden=_hidden_sizes(self.hidden_layer_sizes), activation=activation, output_activation=self._output,
+                hidden=hyper.hidden_sizes(self.hidden_layer_sizes), activation=activation, output_activation=self._output,
                 loss=self._loss, init="xavier" if self.init == "glorot" else self.init,
                 optimizer=settings["optimizer"], lr=settings["lr"], momentum=settings["momentum"], adam_eps=self.epsilon, dropout=self.dropout, augment="none",
                 batch_size=None, epochs=settings["max_iter"], schedule="constant", seed=seed, dtype=self.dtype,
                 device=self.device if self.device in ("cpu", "cuda") else "cpu")
         except ConfigError as error:
-            name = PARAMETERS.get(error.field, error.field)
+            name = hyper.PARAMETERS.get(error.field, error.field)
             raise ValueError(f"{name}: {str(error).removeprefix(error.field + ' ')}") from None
 
     def _install_optimizer(self, trainer: Trainer, settings: dict | None, keep_state: bool) -> None:
@@ -320,11 +319,11 @@ class _MLPBase(BaseEstimator):
                   "lr": self.learning_rate_init, "schedule": self.learning_rate, "max_iter": self.max_iter,
                   "decay": None}
         if not isinstance(self.learning_rate, str):
-            _renamed("learning_rate=<float>", "learning_rate_init=<float>")
-            _refuse_both(self, "learning_rate", ["learning_rate_init"], "learning_rate_init")
+            hyper.renamed("learning_rate=<float>", "learning_rate_init=<float>")
+            hyper.refuse_both(self, "learning_rate", ["learning_rate_init"], "learning_rate_init")
             values.update(lr=self.learning_rate, schedule="constant")
         if self.optimizer is not None:
-            _renamed("optimizer", "solver, momentum and nesterovs_momentum")
+            hyper.renamed("optimizer", "solver, momentum and nesterovs_momentum")
             if self.optimizer not in OPTIMIZERS:
                 raise ValueError(f"optimizer={self.optimizer!r} is unknown; choose one of {', '.join(OPTIMIZERS)}")
             solver, fixed, nesterov = OPTIMIZERS[self.optimizer]
@@ -333,16 +332,16 @@ class _MLPBase(BaseEstimator):
             # Nesterov matters only for SGD with momentum.
             overridden = ["solver"] + ["momentum"] * (fixed is not None)
             overridden += ["nesterovs_momentum"] * (solver == "sgd" and momentum != 0)
-            _refuse_both(self, "optimizer", overridden, "solver, momentum and nesterovs_momentum")
+            hyper.refuse_both(self, "optimizer", overridden, "solver, momentum and nesterovs_momentum")
             values.update(solver=solver, momentum=momentum, nesterov=nesterov)
         if self.max_epochs is not None:
-            _renamed("max_epochs", "max_iter")
-            _refuse_both(self, "max_epochs", ["max_iter"], "max_iter")
+            hyper.renamed("max_epochs", "max_iter")
+            hyper.refuse_both(self, "max_epochs", ["max_iter"], "max_iter")
             values["max_iter"] = self.max_epochs
         if self.weight_decay is not None:
-            _renamed("weight_decay", "alpha")
-            _refuse_both(self, "weight_decay", ["alpha"], "alpha")
-            values["decay"] = _number("weight_decay", self.weight_decay, 0.0)
+            hyper.renamed("weight_decay", "alpha")
+            hyper.refuse_both(self, "weight_decay", ["alpha"], "alpha")
+            values["decay"] = hyper.number("weight_decay", self.weight_decay, 0.0)
         return values
 
     def _settings(self) -> dict:
@@ -353,38 +352,38 @@ class _MLPBase(BaseEstimator):
         if solver == "lbfgs":
             raise ValueError("solver='lbfgs' is not available: nnback trains by stochastic gradients; "
                              "use solver='adam' or 'sgd'")
-        _choice("solver", solver, SOLVERS)
-        _choice("learning_rate", schedule, LEARNING_RATES)
-        alpha = _number("alpha", self.alpha, 0.0)
-        _number("momentum", momentum, 0.0, 1.0)
+        hyper.choice("solver", solver, SOLVERS)
+        hyper.choice("learning_rate", schedule, LEARNING_RATES)
+        alpha = hyper.number("alpha", self.alpha, 0.0)
+        hyper.number("momentum", momentum, 0.0, 1.0)
         for name in ("beta_1", "beta_2"):
-            _number(name, getattr(self, name), 0.0, 1.0, open_right=True)
-        _number("epsilon", self.epsilon, 0.0, strict=True)
-        _number("power_t", self.power_t)
-        _number("tol", self.tol, allow_infinite=True)
+            hyper.number(name, getattr(self, name), 0.0, 1.0, open_right=True)
+        hyper.number("epsilon", self.epsilon, 0.0, strict=True)
+        hyper.number("power_t", self.power_t)
+        hyper.number("tol", self.tol, allow_infinite=True)
         for name in ("n_iter_no_change", "max_fun"):
-            _positive_int(name, getattr(self, name))
+            hyper.positive_int(name, getattr(self, name))
         if not 0.0 < self.validation_fraction < 1.0:
             raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}")
-        _hidden_sizes(self.hidden_layer_sizes)
-        batch_size = _batch_size_rule(self.batch_size)
+        hyper.hidden_sizes(self.hidden_layer_sizes)
+        batch_size = hyper.batch_size_rule(self.batch_size)
         def decay_rule(batch: int, mean_weight: float) -> float:
             """alpha / Σw of an average batch (scikit-learn's L2 term), or the former raw decay."""
             return alpha / (batch * mean_weight) if decay is None else decay
         sgd_kind = "sgd" if momentum == 0 else "nesterov" if nesterov else "momentum"
         return {"solver": solver, "optimizer": "adam" if solver == "adam" else sgd_kind, "momentum": float(momentum),
-                "lr": _number("learning_rate_init", lr, 0.0, strict=True), "learning_rate": schedule,
-                "max_iter": _positive_int("max_iter", max_iter), "batch_size": batch_size, "decay": decay_rule}
+                "lr": hyper.number("learning_rate_init", lr, 0.0, strict=True), "learning_rate": schedule,
+                "max_iter": hyper.positive_int("max_iter", max_iter), "batch_size": batch_size, "decay": decay_rule}
 
     def _weights(self, sample_weight, X, backend):
         """Checked sample weights on the backend (None stays None)."""
         if sample_weight is None:
             return None
         n = int(X.shape[0])
-        if _on_device(sample_weight):
-            weights = _upload(_check_device_weights(sample_weight, n), backend)
+        if inputs.on_device(sample_weight):
+            weights = inputs.upload(inputs.check_device_weights(sample_weight, n), backend)
         else:
-            host = X if not _on_device(X) else np.empty((n, 0))
+            host = X if not inputs.on_device(X) else np.empty((n, 0))
             weights = backend.asarray(_check_sample_weight(sample_weight, host, dtype=np.float64,
                                                            ensure_non_negative=True))
         return weights
@@ -401,7 +400,7 @@ class _MLPBase(BaseEstimator):
         targets = self._targets(self._check_targets(X_val, y_val), backend)
         if weights is not None:
             weights = self._weights(weights, X_val, backend)
-        return _upload(X_val, backend), targets, weights
+        return inputs.upload(X_val, backend), targets, weights
 
     # -- state, devices and validation ---------------------------------------------------------
 
@@ -476,23 +475,23 @@ class _MLPBase(BaseEstimator):
 
     def _check_training_data(self, X, y, backend, reset: bool):
         """Validated (X, y): scikit-learn's checks on the host, nnback's own on a device."""
-        if _on_device(X) or _on_device(y):
+        if inputs.on_device(X) or inputs.on_device(y):
             X = self._check_X(X, backend, reset)
             return X, self._check_device_targets(y, int(X.shape[0]))
         return self._check_host_data(X, y, backend, reset)
 
     def _check_targets(self, X, y):
-        if _on_device(X) or _on_device(y):
+        if inputs.on_device(X) or inputs.on_device(y):
             return self._check_device_targets(y, int(X.shape[0]))
         return self._check_host_targets(y, int(X.shape[0]))
 
     def _check_X(self, X, backend, reset: bool):
-        if not _on_device(X):
+        if not inputs.on_device(X):
             return validate_data(self, X, reset=reset, dtype=host_dtype(backend.dtype))
         if array_namespace(X) is not backend.xp:
             raise ValueError(f"X is a {type(X).__module__} array but device={self.device!r}; "
                              "use device='cuda' for CuPy arrays, or pass NumPy arrays")
-        X = _check_device_X(X)
+        X = inputs.check_device_X(X)
         if reset:
             self.n_features_in_ = int(X.shape[1])
             self.__dict__.pop("feature_names_in_", None)
@@ -505,9 +504,9 @@ class _MLPBase(BaseEstimator):
         """(network outputs on the backend, whether X came from the host)."""
         check_is_fitted(self)
         backend = self._backend()
-        X, on_host = self._check_X(X, backend, reset=False), not _on_device(X)
+        X, on_host = self._check_X(X, backend, reset=False), not inputs.on_device(X)
         model = self._placed_trainer(backend).model
-        return model.predict_proba(_upload(X, _where(model.layers[0].w, backend))), on_host
+        return model.predict_proba(inputs.upload(X, inputs.where(model.layers[0].w, backend))), on_host
 
 
 def _init_parameters(estimator, names: list[str], values: dict) -> None:
@@ -568,28 +567,28 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
         return y
 
     def _check_device_targets(self, y, n_samples: int):
-        return _check_device_labels(y, n_samples)
+        return inputs.check_device_labels(y, n_samples)
 
     def _fit_targets(self, y, backend, first: bool, classes=None, incremental: bool = False):
         """Class indices of y on the backend; sets ``classes_`` on a fresh start."""
         if self.output not in OUTPUTS:
             raise ValueError(f"output={self.output!r}: a classifier needs one of {', '.join(OUTPUTS)}")
-        _class_weight_kind(self.class_weight)
+        hyper.class_weight_kind(self.class_weight)
         if first:
-            self.classes_ = _unique(y if classes is None else _same_namespace(classes, y))
-        elif classes is not None and not _same_labels(classes, self.classes_):
+            self.classes_ = inputs.unique(y if classes is None else inputs.same_namespace(classes, y))
+        elif classes is not None and not inputs.same_labels(classes, self.classes_):
             raise ValueError(f"classes={classes!r} differs from the classes of the first call, {self.classes_!r}")
-        elif not incremental and not _same_labels(_unique(y), self.classes_):
+        elif not incremental and not inputs.same_labels(inputs.unique(y), self.classes_):
             raise ValueError("warm_start can only be used where y has the same classes as in the previous "
                              "call to fit")
         return self._targets(y, backend)
 
     def _targets(self, y, backend):
-        return _upload(_encode(y, self.classes_), backend, backend.xp.int64)
+        return inputs.upload(inputs.encode(y, self.classes_), backend, backend.xp.int64)
 
     def _class_weights(self, codes, backend):
         """Each sample's class weight (n,) on the backend, or None without ``class_weight``."""
-        kind = _class_weight_kind(self.class_weight)
+        kind = hyper.class_weight_kind(self.class_weight)
         if kind is None:
             return None
         n_classes = int(self.classes_.shape[0])
@@ -630,12 +629,12 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
         """Predicted labels (n_samples,), taken from ``classes_``."""
         proba, on_host = self._proba(X)
         codes = array_namespace(proba).argmax(proba, axis=1)
-        return _decode(self.classes_, codes, on_host)
+        return inputs.decode(self.classes_, codes, on_host)
 
     def score(self, X, y, sample_weight=None):
         """Mean accuracy; device arrays are scored on their device (scikit-learn's metric would
         pull them to the host)."""
-        if not (_on_device(X) or _on_device(y)):
+        if not (inputs.on_device(X) or inputs.on_device(y)):
             return super().score(X, y, sample_weight=sample_weight)
         predicted = self.predict(X)
         xp = array_namespace(predicted, y)
@@ -700,7 +699,7 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         return y
 
     def _check_device_targets(self, y, n_samples: int):
-        if not _on_device(y):
+        if not inputs.on_device(y):
             raise ValueError("with device arrays for X, pass y as a device array as well")
         xp = array_namespace(y)
         if y.ndim not in (1, 2) or int(y.shape[0]) != n_samples:
@@ -726,11 +725,11 @@ class MLPRegressor(RegressorMixin, _MLPBase):
 
     def _targets(self, y, backend):
         """Targets as (n, n_outputs) on the backend in the network's dtype."""
-        y = _upload(y, backend, backend.dtype)
+        y = inputs.upload(y, backend, backend.dtype)
         return backend.xp.reshape(y, (-1, 1)) if y.ndim == 1 else y
 
     def _score_on_device(self, model, x, targets, weights=None) -> float:
-        return _r2(model.forward(x), targets, weights)
+        return inputs.r2(model.forward(x), targets, weights)
 
     def predict(self, X):
         """Predictions (n_samples,) for one target, else (n_samples, n_targets). Host answers
@@ -745,13 +744,13 @@ class MLPRegressor(RegressorMixin, _MLPBase):
 
     def score(self, X, y, sample_weight=None):
         """R² (uniformly averaged over targets); device arrays are scored on their device."""
-        if not (_on_device(X) or _on_device(y)):
+        if not (inputs.on_device(X) or inputs.on_device(y)):
             return super().score(X, y, sample_weight=sample_weight)
         predicted = self.predict(X)
         xp = array_namespace(predicted, y)
         reshape = (lambda a: xp.reshape(a, (-1, 1)) if a.ndim == 1 else a)  # noqa: E731
         weights = None if sample_weight is None else xp.asarray(sample_weight, device=device_of(predicted))
-        return _r2(reshape(predicted), reshape(xp.astype(y, predicted.dtype)), weights)
+        return inputs.r2(reshape(predicted), reshape(xp.astype(y, predicted.dtype)), weights)
 
 
 MLPClassifier.__doc__ = """A fully connected network classifier: scikit-learn's ``MLPClassifier``, on nnback.
@@ -781,56 +780,6 @@ _ARGUMENTS = ("hidden_layer_sizes", "activation", "solver", "alpha", "batch_size
               "max_epochs", "weight_decay")
 
 
-# -- helpers: hyperparameters ------------------------------------------------------------------
-
-# TrainConfig fields → the estimators' parameter names, for error messages.
-PARAMETERS = {"lr": "learning_rate_init", "epochs": "max_iter", "output_activation": "output",
-              "hidden": "hidden_layer_sizes", "adam_eps": "epsilon", "weight_decay": "alpha"}
-
-
-def _renamed(old: str, new: str) -> None:
-    # stacklevel: the caller of fit or partial_fit (through _former_names_folded, _settings and _fit).
-    warnings.warn(f"{old} is nnback's former name; use scikit-learn's {new} (the old name will be removed)",
-                  FutureWarning, stacklevel=6)
-
-
-def _given(estimator, name: str) -> bool:
-    """Whether parameter ``name`` differs from its default in ``__init__``: the only trace that
-    it was passed, since scikit-learn's ``__init__`` must store parameters as given."""
-    default = inspect.signature(type(estimator).__init__).parameters[name].default
-    value = getattr(estimator, name)
-    return value is not default and value != default
-
-
-def _refuse_both(estimator, old: str, news: list[str], keep: str) -> None:
-    """A ValueError if any of ``news`` was given beside its former name ``old``."""
-    for new in news:
-        if _given(estimator, new):
-            raise ValueError(f"{old}={getattr(estimator, old)!r} and {new}={getattr(estimator, new)!r} set the "
-                             f"same thing; keep scikit-learn's {keep} and drop {old}, nnback's former name")
-
-
-def _choice(name: str, value, allowed) -> None:
-    if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"{name}={value!r} is unknown; choose one of {', '.join(allowed)}")
-
-
-def _number(name: str, value, low: float | None = None, high: float | None = None, *, strict: bool = False,
-            open_right: bool = False, allow_infinite: bool = False) -> float:
-    """A real number within [low, high] ((low, … with ``strict``; …, high) with ``open_right``)."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isnan(value)
-    ok = ok and (allow_infinite or math.isfinite(value))
-    if ok and low is not None:
-        ok = value > low if strict else value >= low
-    if ok and high is not None:
-        ok = value < high if open_right else value <= high
-    if not ok:
-        right = ")" if open_right or high is None else "]"
-        span = f"{'(' if strict else '['}{low}, {high if high is not None else 'inf'}{right}"
-        raise ValueError(f"{name} must be a real number in {span}, got {value!r}")
-    return float(value)
-
-
 def _glorot(model, backend, rng, logistic: bool) -> None:
     """scikit-learn's initial weights: weights and biases uniform in ±√(factor / (n_in + n_out)),
     factor 6 (2 for logistic units), drawn on the host layer by layer, weights then biases."""
@@ -841,178 +790,3 @@ def _glorot(model, backend, rng, logistic: bool) -> None:
         values += [backend.asarray(rng.uniform(-bound, bound, (n_in, n_out))),
                    backend.asarray(rng.uniform(-bound, bound, n_out))]
     model.load_parameters(values)
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _hidden_sizes(sizes) -> list[int]:
-    """An int or a sequence of positive ints, as scikit-learn's ``hidden_layer_sizes``."""
-    sizes = [sizes] if isinstance(sizes, numbers.Integral) else list(sizes)
-    return [_positive_int("hidden_layer_sizes entries", size) for size in sizes]
-
-
-def _batch_size_rule(batch_size):
-    """n_samples → nnback's batch size: None for full batch, else at most n_samples."""
-    if batch_size is None or batch_size == "full":
-        return lambda n: None
-    if batch_size == "auto":
-        return lambda n: min(200, n)
-    size = _positive_int("batch_size (or 'auto', 'full')", batch_size)
-    return lambda n: min(size, n)
-
-
-def _class_weight_kind(class_weight):
-    if class_weight is None or class_weight == "balanced":
-        return class_weight
-    if isinstance(class_weight, dict):
-        return "dict"
-    raise ValueError(f"class_weight must be None, 'balanced' or a dict of label: weight, got {class_weight!r}")
-
-
-# -- helpers: arrays and labels ----------------------------------------------------------------
-
-
-def _on_device(array) -> bool:
-    """A non-NumPy array nnback can train on in place (CuPy, or any Array API array such as
-    array-api-strict's): checked and kept in its own namespace, never copied to the host."""
-    return (is_cupy_array(array) or is_torch_array(array)
-            or (hasattr(array, "__array_namespace__") and not isinstance(array, np.ndarray)))
-
-
-def _where(X, backend):
-    """The backend on the device of X (data or a parameter) when X already lives in the backend's
-    namespace, so host data joins the network where it is (say, on a second GPU)."""
-    return dataclasses.replace(backend, device=device_of(X)) if _on_device(X) else backend
-
-
-def _upload(array, backend, dtype=None):
-    """The array on ``backend`` in ``dtype`` (default: the network's): cast in place if it is
-    already in the backend's namespace (no host trip for CuPy), else uploaded from the host."""
-    if array_namespace(array) is backend.xp:
-        return backend.xp.astype(array, backend.dtype if dtype is None else dtype, copy=False)
-    return backend.asarray(to_numpy(array), dtype)
-
-
-def _check_device_X(X):
-    """scikit-learn's basic input checks, done in X's own namespace so X stays on its device."""
-    xp = array_namespace(X)
-    if X.ndim != 2:
-        raise ValueError(f"Expected a 2D array, got a {X.ndim}D array; reshape it to (n_samples, n_features)")
-    if X.shape[0] < 1 or X.shape[1] < 1:
-        raise ValueError(f"Found array with shape {tuple(X.shape)}; at least 1 sample and 1 feature are required")
-    if not xp.isdtype(X.dtype, ("real floating", "integral", "bool")):
-        raise ValueError(f"X has dtype {X.dtype}; nnback takes real numbers only")
-    if xp.isdtype(X.dtype, "real floating") and not bool(xp.all(xp.isfinite(X))):
-        raise ValueError("Input X contains NaN or infinity.")
-    return X
-
-
-def _check_device_labels(y, n_samples: int):
-    """Class labels on a device: integers (or integral floats), one per sample."""
-    if not _on_device(y):
-        raise ValueError("with CuPy X, pass y as a CuPy array as well")
-    xp = array_namespace(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = xp.reshape(y, (-1,))
-    if y.ndim != 1 or int(y.shape[0]) != n_samples:
-        raise ValueError(f"y must have shape ({n_samples},), got {tuple(y.shape)}")
-    if xp.isdtype(y.dtype, "real floating"):
-        if not bool(xp.all(y == xp.round(y))):
-            raise ValueError("Unknown label type: continuous. A classifier needs class labels.")
-    elif not xp.isdtype(y.dtype, ("integral", "bool")):
-        raise ValueError(f"labels of dtype {y.dtype} cannot live on the GPU; use integer labels")
-    return y
-
-
-def _check_device_weights(weights, n_samples: int):
-    """Sample weights on a device: finite, not negative, one per sample."""
-    xp = array_namespace(weights)
-    if weights.ndim != 1 or int(weights.shape[0]) != n_samples:
-        raise ValueError(f"sample_weight.shape == {tuple(weights.shape)}, expected ({n_samples},)!")
-    if not xp.isdtype(weights.dtype, ("real floating", "integral")):
-        raise ValueError(f"sample_weight has dtype {weights.dtype}; weights are real numbers")
-    if not bool(xp.all(xp.isfinite(xp.astype(weights, xp.float64)) & (weights >= 0))):
-        raise ValueError("sample_weight must be finite and not negative")
-    return weights
-
-
-def _r2(predicted, targets, weights=None) -> float:
-    """R² of (n, k) predictions, uniformly averaged over the k targets, as scikit-learn's r2_score
-    (a constant target scores 1 when predicted exactly, else 0), computed on the arrays' device."""
-    xp = array_namespace(predicted, targets)
-    if weights is None:
-        weights = xp.ones((predicted.shape[0],), dtype=predicted.dtype, device=device_of(predicted))
-    w = xp.expand_dims(xp.astype(weights, predicted.dtype), axis=1)
-    mean = xp.sum(w * targets, axis=0) / xp.sum(w)
-    error, deviation = targets - predicted, targets - mean
-    residual = xp.sum(w * error * error, axis=0)
-    spread = xp.sum(w * deviation * deviation, axis=0)
-    residual, spread = to_numpy(residual).astype(np.float64), to_numpy(spread).astype(np.float64)
-    scores = np.where(spread > 0, 1.0 - residual / np.where(spread > 0, spread, 1.0),
-                      np.where(residual == 0, 1.0, 0.0))
-    return float(np.mean(scores))
-
-
-def _unique(labels):
-    """The sorted distinct labels, in the labels' own namespace."""
-    return array_namespace(labels).unique_values(labels)
-
-
-def _same_namespace(classes, like):
-    """``classes`` (any sequence) in the namespace and on the device of ``like``."""
-    if _on_device(like):
-        classes = classes if _on_device(classes) else np.asarray(classes)
-        return array_namespace(like).asarray(classes, device=device_of(like))
-    return np.asarray(to_numpy(classes) if _on_device(classes) else classes)
-
-
-def _same_labels(classes, known) -> bool:
-    given = np.unique(to_numpy(classes) if _on_device(classes) else np.asarray(classes))
-    known = to_numpy(known)
-    return given.shape == known.shape and bool(np.all(given == known))
-
-
-def _encode(labels, classes):
-    """Labels → int64 indices into the sorted ``classes``, refusing labels not among them."""
-    classes = _same_namespace(classes, labels)
-    xp = array_namespace(labels, classes)
-    codes = xp.clip(xp.searchsorted(classes, labels), 0, int(classes.shape[0]) - 1)
-    if not bool(xp.all(xp.take(classes, codes) == labels)):
-        raise ValueError(f"y contains labels not in classes {classes!r}")
-    return xp.astype(codes, xp.int64)
-
-
-def _decode(classes, codes, on_host: bool):
-    """Class indices → labels, on the host for host input, else on the indices' device (labels
-    that cannot live there, e.g. strings, come back on the host)."""
-    xp = array_namespace(codes)
-    if _on_device(classes) and not on_host:
-        return xp.take(classes, codes)
-    if on_host or classes.dtype.kind not in "biuf":
-        return to_numpy(classes)[to_numpy(codes)]
-    return xp.take(xp.asarray(classes, device=device_of(codes)), codes)
-
-
-def _times(a, b):
-    """a · b where either may be None (meaning all ones)."""
-    return b if a is None else a if b is None else a * b
-
-
-def _split(arrays: list, fraction: float, rng):
-    """Random (train, validation) tuples of ``arrays`` (x first; None entries stay None), the last
-    ``fraction`` after a shuffle."""
-    x = arrays[0]
-    n = int(x.shape[0])
-    n_val = int(round(fraction * n))
-    if not 0 < n_val < n:
-        raise ValueError(f"validation_fraction={fraction} of {n} samples leaves an empty training or validation set")
-    xp = array_namespace(x)
-    order = xp.asarray(rng.permutation(n), device=device_of(x))
-    parts = [None if a is None else xp.take(a, order, axis=0) for a in arrays]
-    head = tuple(None if a is None else a[: n - n_val, ...] for a in parts)
-    tail = tuple(None if a is None else a[n - n_val :, ...] for a in parts)
-    return head, tail
