@@ -186,16 +186,18 @@ class TrainResult:
 
     def predict_proba(self, samples):
         """Output activations (n, n_outputs) on the host for samples read as the training data."""
-        if self.info is None or self.backend is None:
-            raise ValueError("this result does not say how its data was read; use model.predict on prepared inputs")
-        return predict_outputs(self.model, self.backend, self.info.inputs(samples))
+        return predict_outputs(self.model, self.backend, self._described().inputs(samples))
 
     def predict(self, samples):
-        """The class name of each sample (samples as a data file holds them: see DataInfo.inputs)."""
-        outputs = self.predict_proba(samples)
-        if self.info is not None and self.info.targets:
-            return outputs
-        return [self.info.classes[k] for k in outputs.argmax(axis=1).tolist()] if self.info else []
+        """The class name of each sample (samples as a data file holds them: see DataInfo.inputs);
+        a regressor's outputs as they are."""
+        info, outputs = self._described(), self.predict_proba(samples)
+        return outputs if info.targets else [info.classes[k] for k in outputs.argmax(axis=1).tolist()]
+
+    def _described(self) -> DataInfo:
+        if self.info is None or self.backend is None:
+            raise ValueError("this result does not say how its data was read; use model.predict on prepared inputs")
+        return self.info
 
 
 def learning_rate_schedule(config: TrainConfig):
