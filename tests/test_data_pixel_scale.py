@@ -23,28 +23,19 @@ def images(n: int, top: int, seed: int = 0):
     return x, np.arange(n) % 3
 
 
-def test_a_test_part_in_a_smaller_range_is_scaled_as_the_training_part(tmp_path):
+@pytest.mark.parametrize("train_top, test_top", [(255, 16), (16, 255)])
+def test_every_split_of_a_file_is_divided_by_its_widest_range(tmp_path, train_top, test_top):
     """A test part whose pixels stop at 16 was divided by 16 while training's 0-255 were divided
-    by 255: the same pixel value meant two things and accuracy fell to 0% without a word."""
-    x, y = images(60, 255)
-    small, labels = images(12, 16, seed=1)
+    by 255: the same pixel value meant two things and accuracy fell to 0% without a word. The
+    other way round the file holds 8-bit pixels too: every split is divided by 255."""
+    x, y = images(60, train_top)
+    other, labels = images(12, test_top, seed=1)
     path = tmp_path / "pair.npz"
-    np.savez(path, x_train=x, y_train=y, x_test=small, y_test=labels)
+    np.savez(path, x_train=x, y_train=y, x_test=other, y_test=labels)
     data = load_dataset(path, val_size=6)
     assert data.pixel_scale == 255
-    np.testing.assert_array_equal(data.test.features, small.reshape(12, -1).astype(np.float32) / np.float32(255))
-
-
-def test_the_splits_of_a_file_share_the_widest_range(tmp_path):
-    """Training images that stop at 16 (or are all black) beside 8-bit test images: the file holds
-    8-bit pixels, and every split is divided by 255."""
-    x, y = images(60, 16)
-    wide, labels = images(12, 255, seed=1)
-    path = tmp_path / "pair.npz"
-    np.savez(path, x_train=x, y_train=y, x_test=wide, y_test=labels)
-    data = load_dataset(path, val_size=6)
-    assert data.pixel_scale == 255
-    assert data.test.features.max() == 1.0 and data.train.features.max() == np.float32(16) / np.float32(255)
+    np.testing.assert_array_equal(data.test.features, other.reshape(12, -1).astype(np.float32) / np.float32(255))
+    assert data.train.features.max() == np.float32(train_top) / np.float32(255)
 
 
 def test_a_file_beyond_the_models_range_is_refused(tmp_path):
