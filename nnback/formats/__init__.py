@@ -31,7 +31,7 @@ from ..data import Dataset, DataError, Split, hold_out_validation, load_mnist
 from ..data import stratified_sample
 from .checks import (Part, Parts, channels_last, choose_shape, features_of, in_columns_of, label_keys, pixel_scale,
                      printable)
-from .csv_text import LABEL_NAMES, label_index, read_table, table_part
+from .csv_text import LABEL_NAMES, read_table, table_part
 from .idx import IdxSet, find_set, idx_sets, read_idx_array
 from .keras_npz import read_npz
 from .nielsen_pickle import read_pickle
@@ -192,11 +192,10 @@ def _read_csvs(path: Path, label_column, model: Reading | None = None) -> tuple[
           and table.width == model.n_features + 1):
         label_column = model.label_position  # no header to name it: where the model's labels were, by place
     if model is not None and label_column is None and sibling is None and _rows_to_predict(table, model):
-        part, how = table_part(table, unlabelled=True)
+        part, how, _ = table_part(table, unlabelled=True)
         return Parts(train=part), [f"labels: {how}"]
-    train, how = table_part(table, label_column)
+    train, how, label = table_part(table, label_column)
     notes = [f"labels: {how}"]
-    label = label_index(table, label_column)
     named = table.names[label] if table.names else None
     if sibling is None:
         return Parts(train=train, label_column=named, label_position=label), notes
@@ -204,15 +203,16 @@ def _read_csvs(path: Path, label_column, model: Reading | None = None) -> tuple[
     if test_table.width == table.width - 1 and test_table.unlabelled(test_table.width, [named] if named else LABEL_NAMES):
         # Kaggle's layout: train.csv with its labels, test.csv without (the rows to submit).
         if model is not None:  # reading rows to predict on: these are they
-            test, _ = table_part(test_table, unlabelled=True)
-            return Parts(train=train, test=test, label_column=named, label_position=label), notes + [f"test: {sibling.name}, rows without labels"]
+            test, _, _ = table_part(test_table, unlabelled=True)
+            return Parts(train=train, test=test, label_column=named, label_position=label), \
+                notes + [f"test: {sibling.name}, rows without labels"]
         notes.append(f"test: {sibling.name} is not used: its {test_table.width} columns have no label column "
                      f"({path.name} has {table.width}); a test set is held out of {path.name} instead")
         return Parts(train=train, label_column=named, label_position=label), notes
     # The sibling's labels are in the training file's label column: by name under a header, else by place.
     if label_column is None:
         label_column = named if named is not None and test_table.names is not None else label
-    test, _ = table_part(test_table, label_column)
+    test, _, _ = table_part(test_table, label_column)
     test = in_columns_of(test, train.names)
     if test.x.shape[1] != train.x.shape[1]:
         raise DataError(f"{sibling}: test rows have {test.x.shape[1]} features but training rows "

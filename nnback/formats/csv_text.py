@@ -9,8 +9,9 @@ A header is a first line that is not all numbers, unless most of its cells are n
 other lines hold numbers: then it is a damaged data row and the error names line 1. The label
 column is ``label_column`` (a header name, or a 0-based index; -1 is the last), else a column
 named label, class, target or y (any case), else the only column of names (no number in its first
-50 lines), else the first column. Features must be finite numbers; labels are whole numbers or names. Blank and
-whitespace-only lines are skipped but still counted, so every error names the file's own line.
+50 lines), else the first column. Features must be finite numbers; labels are whole numbers or
+names. Blank and whitespace-only lines are skipped but still counted, so every error names the
+file's own line.
 """
 
 from __future__ import annotations
@@ -57,11 +58,6 @@ class Table:
         return self.names is not None and name.casefold() in (column.casefold() for column in self.names)
 
 
-def read_csv(path: Path, part: str, label_column=None) -> tuple[Part, str]:
-    """One CSV file as a :class:`Part` (``part`` names it in errors) and a note on its label column."""
-    return table_part(read_table(path, part), label_column)
-
-
 def read_table(path: Path, part: str) -> Table:
     """The file's lines and cells, its header and width, checked for ragged rows."""
     where = f"{path} ({part})"
@@ -102,16 +98,10 @@ def _row_names(cells: list[str]) -> bool:
     return plain in ([str(k) for k in range(len(cells))], [str(k) for k in range(1, len(cells) + 1)])
 
 
-def label_index(table: Table, label_column=None) -> int:
-    """The index of the label column ``label_column`` picks (or the one found)."""
-    index, _ = _label_column(label_column, table.names, _text_columns(table.rows, table.width), table.width,
-                             table.where)
-    return index
-
-
-def table_part(table: Table, label_column=None, unlabelled: bool = False) -> tuple[Part, str]:
-    """The table as a :class:`Part` and a note on its labels: features and the label column
-    (``label_column`` or the one found), or with ``unlabelled`` every column a feature."""
+def table_part(table: Table, label_column=None, unlabelled: bool = False) -> tuple[Part, str, int]:
+    """The table as a :class:`Part`, a note on its labels and the label column's index: features
+    and the label column (``label_column`` or the one found), or with ``unlabelled`` every column
+    a feature (the index is then the width)."""
     where, width, delimiter = table.where, table.width, table.delimiter
     if unlabelled:
         label, how = width, f"none: all {width} columns are features (the header names no label)"
@@ -125,7 +115,7 @@ def table_part(table: Table, label_column=None, unlabelled: bool = False) -> tup
     features = _parse(table.lines, table.numbers, label, width, where, delimiter, table.skipped)
     labels = None if unlabelled else _labels([_cell(line, label, delimiter) for line in table.lines])
     names = None if table.names is None else tuple(name for j, name in enumerate(table.names) if j != label)
-    return Part(features, labels, where, locate, text=True, names=names), how
+    return Part(features, labels, where, locate, text=True, names=names), how, label
 
 
 def _delimiter(lines: list[str]) -> str:
