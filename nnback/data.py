@@ -31,6 +31,10 @@ class DataError(ValueError):
     """A data file is missing, damaged or not what it claims to be; the message names it."""
 
 
+class ValidationSizeError(DataError):
+    """``val_size`` does not fit the training rows (a setting that may come from a preset)."""
+
+
 @dataclass(frozen=True)
 class Split:
     """One part of a dataset on the host: features (n, d) float32 and labels (n,) int64 codes.
@@ -162,7 +166,7 @@ def hold_out_validation(train: Split, val_size: int | None, shuffle_rng=None, sp
     if val_size is None:
         val_size = auto_val_size(n)
     if not 0 <= val_size < n:
-        raise DataError(f"val_size {val_size} does not fit {n:,} training rows; give 0 to {n - 1:,} "
+        raise ValidationSizeError(f"val_size {val_size} does not fit {n:,} training rows; give 0 to {n - 1:,} "
                         "(at least one row must stay for training)")
     features, labels = train.features, train.labels
     if shuffle_rng is not None:

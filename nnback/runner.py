@@ -21,7 +21,7 @@ from .augment import automatic, get_augmentation
 from .backend import get_backend, seeded_generators, to_numpy
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, read_checkpoint, restore, save_checkpoint
 from .config import SCHEDULES, ConfigError, TrainConfig, dropout_rates
-from .data import DataError, Dataset, Split
+from .data import DataError, Dataset, Split, ValidationSizeError
 from .environment import environment
 from .features import Standardizer
 from .formats import Reading, load_dataset
@@ -582,12 +582,10 @@ def load_data(config: TrainConfig) -> Dataset:
                             label_column=config.label_column,
                             image_shape=tuple(shape) if isinstance(shape, list) else shape,
                             test_fraction=config.test_fraction, split_rng=holdout_rng)
-    except DataError as error:
-        if config.preset is None or not str(error).startswith("val_size"):
+    except ValidationSizeError as error:
+        if config.preset is None or config.val_size != PRESETS[config.preset].values.get("val_size"):
             raise
-        if config.val_size != PRESETS[config.preset].values.get("val_size"):
-            raise
-        raise DataError(f"{error}; {config.val_size} is the {config.preset} preset's val_size") from None
+        raise ValidationSizeError(f"{error}; {config.val_size} is the {config.preset} preset's val_size") from None
 
 
 def _standardised(data: Dataset, standardizer: Standardizer) -> Dataset:
